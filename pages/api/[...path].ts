@@ -1,0 +1,7 @@
+import { createApiProxy } from '../../proxy';
+
+export default createApiProxy();
+
+// The body streams through untouched (no parser), the proxy answers on its own schedule, and large
+// downloads are expected.
+export const config = { api: { bodyParser: false, externalResolver: true, responseLimit: false } };

@@ -1,0 +1,77 @@
+import type { ServerResponse } from 'node:http';
+
+/** The stable codes a client can see in `{"error":{"code":...}}`. */
+export type ProxyErrorCode =
+  | 'bad_path'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'config_error'
+  | 'upstream_unavailable'
+  | 'upstream_timeout'
+  | 'bad_upstream_response'
+  | 'bad_login_response'
+  | 'internal_error';
+
+const STATUS: Record<ProxyErrorCode, number> = {
+  bad_path: 400,
+  not_found: 404,
+  method_not_allowed: 405,
+  config_error: 500,
+  upstream_unavailable: 502,
+  upstream_timeout: 504,
+  bad_upstream_response: 502,
+  bad_login_response: 502,
+  internal_error: 500,
+};
+
+// Generic on purpose: what went wrong inside (addresses, upstream messages, stacks) stays in the log.
+const MESSAGE: Record<ProxyErrorCode, string> = {
+  bad_path: 'The request path cannot be forwarded.',
+  not_found: 'Not found.',
+  method_not_allowed: 'Method not allowed.',
+  config_error: 'The API proxy is not configured.',
+  upstream_unavailable: 'The API is unavailable.',
+  upstream_timeout: 'The API did not answer in time.',
+  bad_upstream_response: 'The API sent a response that cannot be passed on.',
+  bad_login_response: 'The API sent a login response that cannot be used.',
+  internal_error: 'Internal error.',
+};
+
+export function statusOf(code: ProxyErrorCode): number {
+  return STATUS[code];
+}
+
+export function errorBody(code: ProxyErrorCode): string {
+  return JSON.stringify({ error: { code, message: MESSAGE[code] } });
+}
+
+/**
+ * Answers with the JSON error, once. When the response has already started (headers sent), the only
+ * honest thing left is to cut the connection so the client sees a truncated response, not a hang.
+ */
+export function sendError(res: ServerResponse, code: ProxyErrorCode, extraHeaders: Record<string, string> = {}): void {
+  if (res.headersSent || res.writableEnded || res.destroyed) {
+    if (!res.writableEnded) res.destroy();
+    return;
+  }
+  const body = errorBody(code);
+  res.writeHead(STATUS[code], {
+    ...extraHeaders,
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+  });
+  res.end(body);
+}
+
+/** Sends a JSON body the proxy made itself (login, logout answers). */
+export function sendJson(res: ServerResponse, status: number, body: string, headers: Record<string, string | string[] | number> = {}): void {
+  res.writeHead(status, {
+    ...headers,
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+  });
+  res.end(body);
+}

@@ -1,0 +1,78 @@
+import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
+import type { ResolvedOptions } from './options';
+import type { Upstream } from './upstream';
+import { sendError, type ProxyErrorCode } from './errors';
+import { answerLogin } from './login';
+import { streamResponse } from './stream-response';
+
+/**
+ * Forwards one request (headers and URL already rewritten) and answers the client exactly once:
+ * with the upstream's streamed response, the captured login, or a JSON error.
+ */
+export function runExchange(req: IncomingMessage, res: ServerResponse, options: ResolvedOptions, upstream: Upstream, isLogin: boolean): void {
+  let proxyReq: ClientRequest | undefined;
+  let proxyRes: IncomingMessage | undefined;
+  // Set once the client's answer is decided; later events only clean up.
+  let settled = false;
+  let timedOut = false;
+
+  const abortUpstream = () => {
+    proxyReq?.destroy();
+    proxyRes?.destroy();
+  };
+  const fail = (code: ProxyErrorCode, detail: string) => {
+    clearTimeout(timer);
+    if (settled) return;
+    settled = true;
+    options.logger.error(`[next-bff-proxy] ${code} (${req.method ?? '?'} request): ${detail}`);
+    abortUpstream();
+    sendError(res, code);
+  };
+
+  const timer = setTimeout(() => {
+    timedOut = true;
+    fail('upstream_timeout', `no answer within ${options.timeoutMs} ms`);
+  }, options.timeoutMs);
+
+  // 'close' without a finished response: the client went away. Whatever is in flight upstream is
+  // abandoned (http-proxy's own 'aborted' watch no longer fires reliably since Node 15.5).
+  res.once('close', () => {
+    clearTimeout(timer);
+    if (!res.writableFinished) {
+      settled = true;
+      abortUpstream();
+    }
+  });
+
+  upstream.forward(req, res, {
+    onUpstreamRequest(request) {
+      proxyReq = request;
+      if (settled) request.destroy();
+    },
+    onUpstreamError(err) {
+      fail(timedOut ? 'upstream_timeout' : 'upstream_unavailable', err.code ?? 'connection failed');
+    },
+    onUpstreamResponse(response) {
+      proxyRes = response;
+      if (settled) {
+        response.destroy();
+        return;
+      }
+      if (isLogin) {
+        // The login answer is buffered, so the timer keeps running until it is read.
+        answerLogin(req, res, response, options).then(
+          (outcome) => {
+            clearTimeout(timer);
+            if (outcome !== 'sent') fail(timedOut ? 'upstream_timeout' : outcome.code, outcome.detail);
+            else settled = true;
+          },
+          (err: unknown) => fail('internal_error', err instanceof Error ? err.name : 'login failed'),
+        );
+        return;
+      }
+      clearTimeout(timer);
+      settled = true;
+      streamResponse(response, res, options);
+    },
+  });
+}

@@ -1,0 +1,52 @@
+export class LoginResponseError extends Error {
+  constructor(readonly reason: 'not_json' | 'no_token' | 'unsafe_token' | 'expired_token') {
+    super(`login response rejected: ${reason}`);
+    this.name = 'LoginResponseError';
+  }
+}
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+function isObject(value: Json | undefined): value is { [key: string]: Json } {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Drops every string (value or key) that contains the token, wherever the upstream put a copy of it. */
+function withoutToken(value: Json, token: string): Json | undefined {
+  if (typeof value === 'string') return value.includes(token) ? undefined : value;
+  if (Array.isArray(value)) {
+    return value.map((item) => withoutToken(item, token)).filter((item): item is Json => item !== undefined);
+  }
+  if (isObject(value)) {
+    // A null prototype: a "__proto__" key from the upstream stays a plain key.
+    const out = Object.create(null) as { [key: string]: Json };
+    for (const [key, item] of Object.entries(value)) {
+      if (key.includes(token)) continue;
+      const kept = withoutToken(item, token);
+      if (kept !== undefined) out[key] = kept;
+    }
+    return out;
+  }
+  return value;
+}
+
+/** Parses a login answer and takes the token out of it: the token, and the JSON body left without it. */
+export function takeTokenFromLoginBody(raw: Buffer, fieldPath: readonly string[]): { token: string; body: string } {
+  let parsed: Json;
+  try {
+    parsed = JSON.parse(raw.toString('utf8')) as Json;
+  } catch {
+    throw new LoginResponseError('not_json');
+  }
+  if (!isObject(parsed)) throw new LoginResponseError('not_json');
+
+  let holder: Json | undefined = parsed;
+  for (const key of fieldPath.slice(0, -1)) holder = isObject(holder) ? holder[key] : undefined;
+  const last = fieldPath[fieldPath.length - 1] ?? '';
+  const token = isObject(holder) && Object.hasOwn(holder, last) ? holder[last] : undefined;
+  if (typeof token !== 'string' || token === '') throw new LoginResponseError('no_token');
+  if (isObject(holder)) delete holder[last];
+
+  const body = JSON.stringify(withoutToken(parsed, token));
+  return { token, body };
+}

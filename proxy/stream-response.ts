@@ -1,0 +1,26 @@
+import { validateHeaderName, validateHeaderValue, type IncomingMessage, type ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream';
+import type { ResolvedOptions } from './options';
+import { sendError } from './errors';
+import { getClientResponseHeaders } from './headers';
+
+/** Passes the upstream response on as a stream, with hop-by-hop headers and upstream cookies removed. */
+export function streamResponse(proxyRes: IncomingMessage, res: ServerResponse, options: ResolvedOptions): void {
+  const headers = getClientResponseHeaders(proxyRes.headers, { keepLength: true });
+  try {
+    // http-proxy would throw from inside its response handler on a header Node refuses to send
+    // (node-http-proxy #1394); checked here first, so no header is half-written.
+    for (const [name, value] of Object.entries(headers)) {
+      validateHeaderName(name);
+      for (const item of Array.isArray(value) ? value : [String(value)]) validateHeaderValue(name, item);
+    }
+  } catch {
+    proxyRes.destroy();
+    options.logger.error('[next-bff-proxy] bad_upstream_response: a response header Node cannot send');
+    sendError(res, 'bad_upstream_response');
+    return;
+  }
+  res.writeHead(proxyRes.statusCode ?? 502, headers);
+  // An upstream that dies mid-body destroys `res` here, so the client sees the cut at once.
+  pipeline(proxyRes, res, () => {});
+}

@@ -1,0 +1,80 @@
+import http, { type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import httpProxy from 'http-proxy';
+import type { ResolvedOptions } from './options';
+
+/** What one proxied request wants to hear about; lives with the request, never on the shared proxy. */
+export interface ExchangeListeners {
+  /** The upstream request, once it has a socket: kept so a timeout or client abort can destroy it. */
+  onUpstreamRequest(proxyReq: ClientRequest): void;
+  /** The upstream's response headers have arrived; the body is still unread. */
+  onUpstreamResponse(proxyRes: IncomingMessage): void;
+  /** The upstream request failed before a response arrived (refused, reset, destroyed). */
+  onUpstreamError(err: NodeJS.ErrnoException): void;
+}
+
+export interface Upstream {
+  /** http(s) agent with keep-alive, shared by every request of this proxy. */
+  readonly agent: http.Agent;
+  /** Streams `req` to the upstream; `req.url` and `req.headers` must already be the upstream's. */
+  forward(req: IncomingMessage, res: ServerResponse, listeners: ExchangeListeners): void;
+}
+
+// Sockets idle longer than this are closed by us before a typical upstream (Node's default keep-alive
+// timeout is 5 s) closes them under a request we are about to send. Node shortens it further when
+// the upstream announces `Keep-Alive: timeout=N`.
+const IDLE_SOCKET_MS = 4_000;
+
+export function createAgent(upstream: URL): http.Agent {
+  const agentOptions = { keepAlive: true, timeout: IDLE_SOCKET_MS, scheduling: 'lifo' as const };
+  return upstream.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+}
+
+export function createUpstream(options: ResolvedOptions): Upstream {
+  const agent = createAgent(options.upstream);
+  const { protocol, hostname, port } = options.upstream;
+  const bareHostname = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
+
+  const proxy = httpProxy.createProxyServer({
+    target: { protocol, hostname: bareHostname, host: bareHostname, port },
+    agent,
+    // The response is written by the proxy's own code (header hygiene, login capture, errors).
+    selfHandleResponse: true,
+    // `req.url` is already the full upstream path; `toProxy` keeps http-proxy from re-parsing it
+    // (url.parse escapes and rewrites characters, which would break signed URLs).
+    toProxy: true,
+    prependPath: false,
+    xfwd: false,
+    changeOrigin: false,
+    ws: false,
+  });
+
+  // Per-request state, looked up by request: one listener per event for the life of the proxy.
+  // A `proxy.once(...)` per request would fire for whichever response came next under concurrency.
+  const exchanges = new WeakMap<IncomingMessage, ExchangeListeners>();
+  proxy.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage) => {
+    const listeners = exchanges.get(req);
+    if (listeners) listeners.onUpstreamRequest(proxyReq);
+    else proxyReq.destroy();
+  });
+  proxy.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage) => {
+    const listeners = exchanges.get(req);
+    if (listeners) listeners.onUpstreamResponse(proxyRes);
+    else proxyRes.destroy();
+  });
+  // http-proxy emits this (instead of calling back) when the client's socket is already gone.
+  proxy.on('econnreset', () => {});
+  // Every call passes a callback, so this only guards against an http-proxy path we did not foresee:
+  // without a listener, an 'error' event would crash the process.
+  proxy.on('error', (err: NodeJS.ErrnoException, req: IncomingMessage) => {
+    exchanges.get(req)?.onUpstreamError(err);
+  });
+
+  return {
+    agent,
+    forward(req, res, listeners) {
+      exchanges.set(req, listeners);
+      proxy.web(req, res, {}, (err: NodeJS.ErrnoException) => listeners.onUpstreamError(err));
+    },
+  };
+}
