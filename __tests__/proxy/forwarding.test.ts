@@ -1,6 +1,7 @@
 import http from 'node:http';
 import nock from 'nock';
 import request from 'supertest';
+import { setupNock } from '../helpers/nock';
 import { listen, rawRequest, readBody, startProxy, type RunningServer } from '../helpers/servers';
 
 const API = 'http://api.test';
@@ -14,9 +15,8 @@ function echoUpstream(times = 1) {
   echoed -= times;
 }
 
+setupNock();
 beforeAll(async () => {
-  nock.disableNetConnect();
-  nock.enableNetConnect('127.0.0.1');
   echo = await listen((req, res) => {
     echoed += 1;
     const body = JSON.stringify({ path: req.url, method: req.method, headers: req.headers });
@@ -31,13 +31,10 @@ beforeEach(() => {
 });
 afterEach(() => {
   expect(echoed).toBe(0);
-  expect(nock.isDone()).toBe(true);
-  nock.cleanAll();
 });
 afterAll(async () => {
   await proxy.close();
   await echo.close();
-  nock.enableNetConnect();
 });
 
 describe('method, path and query', () => {

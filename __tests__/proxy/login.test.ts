@@ -1,25 +1,18 @@
 import zlib from 'node:zlib';
 import nock from 'nock';
 import request from 'supertest';
+import { setupNock } from '../helpers/nock';
 import { fakeJwt, rawRequest, startProxy, type RunningServer } from '../helpers/servers';
 
 const API = 'http://api.test';
 const TOKEN = 'tok_9f8e7d6c5b4a';
 let proxy: Awaited<ReturnType<typeof startProxy>>;
 
+setupNock();
 beforeAll(async () => {
-  nock.disableNetConnect();
-  nock.enableNetConnect('127.0.0.1');
   proxy = await startProxy({ apiUrl: API });
 });
-afterEach(() => {
-  expect(nock.isDone()).toBe(true);
-  nock.cleanAll();
-});
-afterAll(async () => {
-  await proxy.close();
-  nock.enableNetConnect();
-});
+afterAll(() => proxy.close());
 
 function login(server: RunningServer = proxy, path = '/api/login') {
   return request(server.url).post(path).set('content-type', 'application/json').send({ email: 'ada@example.com', password: 'lovelace' });

@@ -1,19 +1,12 @@
 import nock from 'nock';
 import request from 'supertest';
+import { setupNock } from '../helpers/nock';
 import { listen, startProxy } from '../helpers/servers';
 
 const API = 'http://api.test';
 const CLEARED = 'auth-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0';
 
-beforeAll(() => {
-  nock.disableNetConnect();
-  nock.enableNetConnect('127.0.0.1');
-});
-afterEach(() => {
-  expect(nock.isDone()).toBe(true);
-  nock.cleanAll();
-});
-afterAll(() => nock.enableNetConnect());
+setupNock();
 
 describe('logout', () => {
   it('is answered by the proxy: 200 {"loggedOut":true}, the cookie cleared, no-store', async () => {

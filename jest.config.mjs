@@ -1,5 +1,5 @@
 // @ts-check
-const nextJest = require('next/jest');
+import nextJest from 'next/jest.js';
 
 const createJestConfig = nextJest({ dir: './' });
 
@@ -13,4 +13,4 @@ const config = {
   testTimeout: 30_000,
 };
 
-module.exports = createJestConfig(config);
+export default createJestConfig(config);

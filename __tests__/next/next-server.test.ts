@@ -1,0 +1,107 @@
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import { buildNextApp, startNextApp, type NextApp } from '../helpers/next-app';
+import { listen, rawRequest, readBody, type RunningServer } from '../helpers/servers';
+
+// The route adapter (`pages/api/[...path].ts` and its exported `config`) in a real `next build` +
+// `next start`: the body parser is off, the query string survives Next's re-serialisation, and
+// large bodies pass both ways.
+const DIST = '.next-jest';
+let upstream: RunningServer;
+let app: NextApp;
+
+beforeAll(async () => {
+  upstream = await listen(async (req, res) => {
+    if (req.url === '/v1/login') {
+      await readBody(req);
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ authToken: 'next-token-1', user: { name: 'Ada' } }));
+      return;
+    }
+    if (req.url === '/v1/big') {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      res.end(Buffer.alloc(6 * 1024 * 1024, 7));
+      return;
+    }
+    // A client that aborts mid-upload (the last test) cuts this body short.
+    const body = await readBody(req).catch(() => undefined);
+    if (!body) return;
+    res.setHeader('content-type', 'application/json');
+    res.end(
+      JSON.stringify({
+        url: req.url,
+        token: req.headers['auth-token'] ?? null,
+        cookie: req.headers.cookie ?? null,
+        bytes: body.length,
+        sha256: createHash('sha256').update(body).digest('hex'),
+      }),
+    );
+  });
+  buildNextApp(DIST);
+  app = await startNextApp(DIST, { API_URL: `${upstream.url}/v1` });
+}, 300_000);
+
+afterAll(async () => {
+  await app?.stop();
+  await upstream?.close();
+});
+
+describe('the catch-all route under next start', () => {
+  it('forwards the query string exactly as sent, not as Next re-serialises it', async () => {
+    const res = await rawRequest(app.url, 'GET', '/api/sign?b=%20x&a&c=%2B&d=1+2');
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body.toString()).url).toBe('/v1/sign?b=%20x&a&c=%2B&d=1+2');
+  });
+
+  it('streams a 5 MB body untouched (the body parser is off: its limit is 1 MB)', async () => {
+    const body = Buffer.alloc(5 * 1024 * 1024, 3);
+    const res = await rawRequest(app.url, 'POST', '/api/upload', { 'content-type': 'application/json', cookie: 'auth-token=t-next; theme=dark' }, body);
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body.toString())).toEqual({
+      url: '/v1/upload',
+      token: 't-next',
+      cookie: null,
+      bytes: body.length,
+      sha256: createHash('sha256').update(body).digest('hex'),
+    });
+  });
+
+  it('passes a 6 MB answer through without the API-route size warning', async () => {
+    const res = await rawRequest(app.url, 'GET', '/api/big');
+    expect(res.status).toBe(200);
+    expect(res.body.length).toBe(6 * 1024 * 1024);
+    expect(app.output()).not.toContain('exceeds');
+  });
+
+  it('captures the login into an httpOnly cookie', async () => {
+    const res = await rawRequest(app.url, 'POST', '/api/login', { 'content-type': 'application/json' }, '{"email":"a","password":"b"}');
+    expect(res.status).toBe(200);
+    expect(res.headers['set-cookie']).toEqual(['auth-token=next-token-1; Path=/; HttpOnly; SameSite=Lax']);
+    expect(res.body.toString()).toBe('{"user":{"name":"Ada"}}');
+  });
+
+  it('answers logout itself', async () => {
+    const res = await rawRequest(app.url, 'POST', '/api/logout', { cookie: 'auth-token=x' });
+    expect(res.status).toBe(200);
+    expect(res.headers['set-cookie']).toEqual(['auth-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0']);
+  });
+
+  it('sends no X-Powered-By header', async () => {
+    const res = await rawRequest(app.url, 'GET', '/api/me');
+    expect(res.headers['x-powered-by']).toBeUndefined();
+  });
+
+  it('keeps answering after a client aborts mid-request', async () => {
+    await new Promise<void>((resolve) => {
+      const req = http.request(`${app.url}/api/upload`, { method: 'POST', headers: { 'transfer-encoding': 'chunked' } });
+      req.on('error', () => resolve());
+      req.write(Buffer.alloc(1024));
+      setTimeout(() => {
+        req.destroy();
+        resolve();
+      }, 100);
+    });
+    const res = await rawRequest(app.url, 'GET', '/api/after');
+    expect(res.status).toBe(200);
+  });
+});
