@@ -51,17 +51,18 @@ export function createApiProxy(options: ApiProxyOptions = {}): ApiProxyHandler {
   }
   const upstream = createUpstream(resolved);
   return async (req, res) => {
+    const closed = whenClosed(res);
     try {
-      await handleRequest(req, res, resolved, upstream);
+      await handleRequest(req, res, resolved, upstream, closed);
     } catch (err) {
       resolved.logger.error(`[next-bff-proxy] internal_error: ${err instanceof Error ? err.name : 'unknown'}`);
       sendError(res, 'internal_error');
     }
-    await whenClosed(res);
+    await closed;
   };
 }
 
-async function handleRequest(req: IncomingMessage, res: ServerResponse, options: ResolvedOptions, upstream: Upstream): Promise<void> {
+async function handleRequest(req: IncomingMessage, res: ServerResponse, options: ResolvedOptions, upstream: Upstream, closed: Promise<void>): Promise<void> {
   const target = parseProxiedTarget(getRawRequestTarget(req), options.pathPrefix);
   if (typeof target === 'string') {
     req.resume();
@@ -87,5 +88,5 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, options:
   setUpstreamRequestHeaders(req, options, token, isLogin);
   req.headers.host = options.upstream.host;
   req.url = buildUpstreamPath(options.upstreamBasePath, target);
-  runExchange(req, res, options, upstream, isLogin);
+  runExchange(req, res, options, upstream, isLogin, closed);
 }

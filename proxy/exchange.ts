@@ -9,7 +9,15 @@ import { streamResponse } from './stream-response';
  * Forwards one request (headers and URL already rewritten) and answers the client exactly once:
  * with the upstream's streamed response, the captured login, or a JSON error.
  */
-export function runExchange(req: IncomingMessage, res: ServerResponse, options: ResolvedOptions, upstream: Upstream, isLogin: boolean): void {
+export function runExchange(
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: ResolvedOptions,
+  upstream: Upstream,
+  isLogin: boolean,
+  /** Resolves on the response's 'close' (one shared listener: Next itself puts many on `res`). */
+  closed: Promise<void>,
+): void {
   let proxyReq: ClientRequest | undefined;
   let proxyRes: IncomingMessage | undefined;
   // Set once the client's answer is decided; later events only clean up.
@@ -36,7 +44,7 @@ export function runExchange(req: IncomingMessage, res: ServerResponse, options: 
 
   // 'close' without a finished response: the client went away. Whatever is in flight upstream is
   // abandoned (http-proxy's own 'aborted' watch no longer fires reliably since Node 15.5).
-  res.once('close', () => {
+  void closed.then(() => {
     clearTimeout(timer);
     if (!res.writableFinished) {
       settled = true;

@@ -4,4 +4,5 @@ export { readSessionToken, sessionCookie, clearedSessionCookie, appendSetCookie 
 export { callUpstream, UpstreamCallError, type UpstreamCall, type UpstreamReply } from './upstream-call';
 export { upstreamAuthHeader } from './headers';
 export { createAgent } from './upstream';
+export { parseProxiedTarget } from './upstream-path';
 export type { ProxyErrorCode } from './errors';

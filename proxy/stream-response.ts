@@ -1,5 +1,4 @@
 import { validateHeaderName, validateHeaderValue, type IncomingMessage, type ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream';
 import type { ResolvedOptions } from './options';
 import { sendError } from './errors';
 import { getClientResponseHeaders } from './headers';
@@ -21,6 +20,9 @@ export function streamResponse(proxyRes: IncomingMessage, res: ServerResponse, o
     return;
   }
   res.writeHead(proxyRes.statusCode ?? 502, headers);
-  // An upstream that dies mid-body destroys `res` here, so the client sees the cut at once.
-  pipeline(proxyRes, res, () => {});
+  // An upstream that dies mid-body cuts the client's connection at once: a truncated response, not a
+  // hang. (A client that goes away is handled by the exchange, which destroys `proxyRes`.) `pipe`,
+  // not `pipeline`: it puts fewer listeners on `res`, where Next already keeps many.
+  proxyRes.once('error', () => res.destroy());
+  proxyRes.pipe(res);
 }

@@ -1,6 +1,7 @@
 import { createApiProxy } from '../../proxy';
+import { bffOptions } from '../../bff.config';
 
-export default createApiProxy();
+export default createApiProxy(bffOptions);
 
 // The body streams through untouched (no parser), the proxy answers on its own schedule, and large
 // downloads are expected.

@@ -1,0 +1,10 @@
+import type { ApiProxyOptions } from './proxy';
+
+/**
+ * The app's one proxy configuration, shared by the API route and server-side rendering (server-lib),
+ * so cookie name, header format and API_URL cannot drift apart. API_URL itself comes from the env.
+ */
+export const bffOptions = {
+  // The demo API revokes the token on logout.
+  logout: { upstreamPath: '/logout' },
+} satisfies ApiProxyOptions;

@@ -1,0 +1,3 @@
+export { createServerApi, apiPath, type ServerApi, type ServerApiResponse } from './server-api';
+export { ServerApiError, type ServerApiErrorCode } from './server-api-error';
+export { withSession, redirectToLogin, type SessionContext, type WithSessionOptions } from './with-session';

@@ -1,0 +1,34 @@
+export type ServerApiErrorCode =
+  | 'unauthorized'
+  | 'upstream_error'
+  | 'upstream_unavailable'
+  | 'upstream_timeout'
+  | 'bad_upstream_response'
+  | 'bad_path'
+  | 'config_error';
+
+const MESSAGE: Record<ServerApiErrorCode, string> = {
+  unauthorized: 'The API did not accept the session.',
+  upstream_error: 'The API answered with an error.',
+  upstream_unavailable: 'The API is unavailable.',
+  upstream_timeout: 'The API did not answer in time.',
+  bad_upstream_response: 'The API sent a response that cannot be read.',
+  bad_path: 'The API path cannot be built from this input.',
+  config_error: 'The API client is not configured.',
+};
+
+/**
+ * What a server-side API call throws: a stable `code`, the upstream `status` when there was one, and a
+ * generic message. Upstream bodies, addresses and tokens are never in it, so nothing of them can reach
+ * the HTML of Next's error page.
+ */
+export class ServerApiError extends Error {
+  constructor(
+    readonly code: ServerApiErrorCode,
+    /** The upstream's HTTP status, or 502/504/500 when the call itself failed. */
+    readonly status: number,
+  ) {
+    super(MESSAGE[code]);
+    this.name = 'ServerApiError';
+  }
+}

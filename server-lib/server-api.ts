@@ -1,0 +1,89 @@
+import type { IncomingMessage } from 'node:http';
+import { callUpstream, parseProxiedTarget, readSessionToken, upstreamAuthHeader, UpstreamCallError, type ApiProxyOptions } from '../proxy';
+import { ServerApiError } from './server-api-error';
+import { getUpstreamContext } from './upstream-context';
+
+export interface ServerApiResponse<T> {
+  status: number;
+  data: T;
+}
+
+/** A client for getServerSideProps: calls API_URL directly with the token from the request's cookie. */
+export interface ServerApi {
+  /** True when the request carries a session cookie (not a promise that the API accepts it). */
+  readonly hasSession: boolean;
+  get<T = unknown>(path: string): Promise<ServerApiResponse<T>>;
+  delete<T = unknown>(path: string): Promise<ServerApiResponse<T>>;
+  post<T = unknown>(path: string, body?: unknown): Promise<ServerApiResponse<T>>;
+  put<T = unknown>(path: string, body?: unknown): Promise<ServerApiResponse<T>>;
+  patch<T = unknown>(path: string, body?: unknown): Promise<ServerApiResponse<T>>;
+}
+
+// Pages read more than a login answer; still bounded, so a runaway upstream cannot exhaust memory.
+const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Builds an API path from a template, percent-encoding every interpolated value as one path segment:
+ * apiPath`/items/${id}` with id = '../admin' gives '/items/..%2Fadmin', which the client then refuses
+ * (an encoded slash), so user input can never reach another upstream path.
+ */
+export function apiPath(strings: TemplateStringsArray, ...values: Array<string | number>): string {
+  return strings.reduce((path, part, i) => path + part + (i < values.length ? encodeURIComponent(String(values[i])) : ''), '');
+}
+
+function parseJson(body: Buffer): unknown {
+  if (body.length === 0) return null;
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new ServerApiError('bad_upstream_response', 502);
+  }
+}
+
+/**
+ * Creates the server-side API client for one request. Options are the proxy's (cookie name, header
+ * format, API_URL): pass the same object given to `createApiProxy`, or nothing for the defaults.
+ */
+export function createServerApi(ctx: { req: IncomingMessage }, options?: ApiProxyOptions): ServerApi {
+  const { options: resolved, agent } = getUpstreamContext(options);
+  const token = readSessionToken(ctx.req, resolved);
+
+  async function call<T>(method: string, path: string, body?: unknown): Promise<ServerApiResponse<T>> {
+    // The same rules as the proxy route: no dot segments, encoded separators or foreign hosts.
+    const target = parseProxiedTarget(path, '');
+    if (typeof target === 'string' || target.path === '') throw new ServerApiError('bad_path', 400);
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    let reply;
+    try {
+      reply = await callUpstream(resolved, agent, {
+        method,
+        path: target.path + target.query,
+        headers: {
+          accept: 'application/json',
+          ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(token === undefined ? {} : upstreamAuthHeader(resolved, token)),
+        },
+        body: payload,
+        maxResponseBytes: MAX_RESPONSE_BYTES,
+      });
+    } catch (err) {
+      if (err instanceof UpstreamCallError) {
+        resolved.logger.error(`[next-bff-proxy] server-lib ${err.code} (${method}): ${err.message}`);
+        throw new ServerApiError(err.code, err.code === 'upstream_timeout' ? 504 : 502);
+      }
+      throw err;
+    }
+    if (reply.status === 401) throw new ServerApiError('unauthorized', 401);
+    if (reply.status < 200 || reply.status > 299) throw new ServerApiError('upstream_error', reply.status);
+    return { status: reply.status, data: parseJson(reply.body) as T };
+  }
+
+  return {
+    hasSession: token !== undefined,
+    get: (path) => call('GET', path),
+    delete: (path) => call('DELETE', path),
+    post: (path, body) => call('POST', path, body),
+    put: (path, body) => call('PUT', path, body),
+    patch: (path, body) => call('PATCH', path, body),
+  };
+}
