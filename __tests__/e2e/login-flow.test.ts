@@ -1,0 +1,93 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchChromium } from '../helpers/browser';
+import { startDemoApi, type DemoApiProcess } from '../helpers/demo-api-process';
+import { buildNextApp, startNextApp, type NextApp } from '../helpers/next-app';
+
+// The demo as a user meets it: `next start` on the demo API (a real process), driven by Chromium.
+// The steps build on each other (a session is made, used, then ended), so they run in order.
+const DIST = '.next-e2e';
+const ARTIFACTS = path.join(__dirname, 'artifacts');
+
+let api: DemoApiProcess;
+let app: NextApp;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+
+beforeAll(async () => {
+  buildNextApp(DIST);
+  api = await startDemoApi();
+  app = await startNextApp(DIST, { API_URL: api.url });
+  browser = await launchChromium();
+  context = await browser.newContext();
+  page = await context.newPage();
+}, 300_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.stop();
+  await api?.stop();
+});
+
+async function sessionCookie() {
+  return (await context.cookies(app.url)).find((cookie) => cookie.name === 'auth-token');
+}
+
+describe('the demo in a real browser', () => {
+  it('shows the upstream error for a wrong password, and sets no cookie', async () => {
+    await page.goto(`${app.url}/login`);
+    await page.fill('#email', 'ada@example.com');
+    await page.fill('#password', 'not-the-password');
+    await page.click('button[type=submit]');
+    await expect(page.locator('p.error[role=alert]').textContent()).resolves.toBe('Wrong email or password.');
+    expect(await sessionCookie()).toBeUndefined();
+  });
+
+  it('logs in with the right password and lands on the profile', async () => {
+    await page.fill('#password', 'lovelace');
+    await Promise.all([page.waitForURL(`${app.url}/profile`), page.click('button[type=submit]')]);
+    expect(new URL(page.url()).pathname).toBe('/profile');
+  });
+
+  it('keeps the token out of JavaScript: HttpOnly cookie, absent from document.cookie', async () => {
+    const cookie = await sessionCookie();
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Lax', path: '/' });
+    expect(cookie?.value.split('.')).toHaveLength(3);
+    const visible = await page.evaluate(() => document.cookie);
+    expect(visible).not.toContain('auth-token');
+    expect(visible).not.toContain(cookie?.value ?? '<none>');
+    const html = await page.content();
+    expect(html).not.toContain(cookie?.value ?? '<none>');
+  });
+
+  it('renders the user on the server', async () => {
+    const response = await page.goto(`${app.url}/profile`);
+    const serverHtml = (await response?.text()) ?? '';
+    expect(serverHtml).toContain('Ada Lovelace');
+    expect(serverHtml).toContain('ada@example.com');
+    await expect(page.getByTestId('user-name').textContent()).resolves.toBe('Ada Lovelace');
+  });
+
+  it('adds an item through the proxy, and a reload keeps the session and the item', async () => {
+    await page.fill('#title', 'Note G');
+    await page.click('text=Add');
+    await page.getByTestId('items').getByText('Note G').waitFor();
+    await page.reload();
+    expect(new URL(page.url()).pathname).toBe('/profile');
+    await page.getByTestId('items').getByText('Note G').waitFor();
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'profile.png'), fullPage: true });
+  });
+
+  it('logs out: the cookie is gone and /profile redirects to /login', async () => {
+    await Promise.all([page.waitForURL(`${app.url}/login`), page.click('text=Sign out')]);
+    expect(await sessionCookie()).toBeUndefined();
+    await page.goto(`${app.url}/profile`);
+    expect(new URL(page.url()).pathname).toBe('/login');
+    expect(new URL(page.url()).searchParams.get('next')).toBe('/profile');
+    // The demo API was told: the token was revoked, not only forgotten by the browser.
+    expect(api.output()).toMatch(/POST \/logout 200/);
+  });
+});
