@@ -8,6 +8,7 @@ import { readSessionToken } from './session-cookie';
 import { createUpstream, type Upstream } from './upstream';
 import { buildUpstreamPath, parseProxiedTarget } from './upstream-path';
 import { runExchange } from './exchange';
+import { isCrossSiteRequest } from './csrf';
 
 /** A request handler for a Next API route or a plain `node:http` server. Resolves when the response is done. */
 export type ApiProxyHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -62,6 +63,14 @@ export function createApiProxy(options: ApiProxyOptions = {}): ApiProxyHandler {
   };
 }
 
+/** The allowlist (if any) admits this path (after the prefix) and method. */
+function isAllowed(options: ResolvedOptions, path: string, method: string): boolean {
+  if (!options.allow) return true;
+  return options.allow.some(
+    (rule) => (path === rule.pathPrefix || path.startsWith(rule.pathPrefix.endsWith('/') ? rule.pathPrefix : `${rule.pathPrefix}/`)) && (!rule.methods || rule.methods.has(method)),
+  );
+}
+
 async function handleRequest(req: IncomingMessage, res: ServerResponse, options: ResolvedOptions, upstream: Upstream, closed: Promise<void>): Promise<void> {
   const target = parseProxiedTarget(getRawRequestTarget(req), options.pathPrefix);
   if (typeof target === 'string') {
@@ -78,13 +87,29 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, options:
     sendError(res, 'method_not_allowed', { allow: 'POST' });
     return;
   }
+  // Read before the headers are rewritten: the rewrite removes the browser's Cookie header.
+  const token = readSessionToken(req, options);
+  if (isCrossSiteRequest(req, options, { hasSession: token !== undefined, isSessionRoute: isLogin || isLogout })) {
+    req.resume();
+    sendError(res, 'csrf');
+    return;
+  }
   if (isLogout) {
     await answerLogout(req, res, options, upstream);
     return;
   }
+  if (!isLogin && !isAllowed(options, target.path, method)) {
+    req.resume();
+    sendError(res, 'path_not_allowed');
+    return;
+  }
+  const declaredLength = Number(req.headers['content-length']);
+  if (options.maxRequestBodyBytes !== undefined && declaredLength > options.maxRequestBodyBytes) {
+    // Refused before a byte is read; the connection closes rather than drain a body we will not use.
+    sendError(res, 'payload_too_large', { connection: 'close' });
+    return;
+  }
 
-  // Read before the headers are rewritten: the rewrite removes the browser's Cookie header.
-  const token = readSessionToken(req, options);
   setUpstreamRequestHeaders(req, options, token, isLogin);
   req.headers.host = options.upstream.host;
   req.url = buildUpstreamPath(options.upstreamBasePath, target);

@@ -5,6 +5,9 @@ export type ProxyErrorCode =
   | 'bad_path'
   | 'not_found'
   | 'method_not_allowed'
+  | 'csrf'
+  | 'path_not_allowed'
+  | 'payload_too_large'
   | 'config_error'
   | 'upstream_unavailable'
   | 'upstream_timeout'
@@ -16,6 +19,9 @@ const STATUS: Record<ProxyErrorCode, number> = {
   bad_path: 400,
   not_found: 404,
   method_not_allowed: 405,
+  csrf: 403,
+  path_not_allowed: 403,
+  payload_too_large: 413,
   config_error: 500,
   upstream_unavailable: 502,
   upstream_timeout: 504,
@@ -29,6 +35,9 @@ const MESSAGE: Record<ProxyErrorCode, string> = {
   bad_path: 'The request path cannot be forwarded.',
   not_found: 'Not found.',
   method_not_allowed: 'Method not allowed.',
+  csrf: 'The request was refused as a possible cross-site request forgery.',
+  path_not_allowed: 'This API path is not available through the proxy.',
+  payload_too_large: 'The request body is too large.',
   config_error: 'The API proxy is not configured.',
   upstream_unavailable: 'The API is unavailable.',
   upstream_timeout: 'The API did not answer in time.',

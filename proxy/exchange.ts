@@ -28,13 +28,13 @@ export function runExchange(
     proxyReq?.destroy();
     proxyRes?.destroy();
   };
-  const fail = (code: ProxyErrorCode, detail: string) => {
+  const fail = (code: ProxyErrorCode, detail: string, headers: Record<string, string> = {}) => {
     clearTimeout(timer);
     if (settled) return;
     settled = true;
     options.logger.error(`[next-bff-proxy] ${code} (${req.method ?? '?'} request): ${detail}`);
     abortUpstream();
-    sendError(res, code);
+    sendError(res, code, headers);
   };
 
   const timer = setTimeout(() => {
@@ -83,4 +83,20 @@ export function runExchange(
       streamResponse(response, res, options);
     },
   });
+
+  // Counted beside http-proxy's pipe (added after it, so no chunk flows before the pipe is in place):
+  // a body without Content-Length, or longer than it said, is cut off at the limit.
+  const limit = options.maxRequestBodyBytes;
+  if (limit !== undefined) {
+    let received = 0;
+    const count = (chunk: Buffer) => {
+      received += chunk.length;
+      if (received <= limit) return;
+      req.off('data', count);
+      req.unpipe();
+      req.resume();
+      fail('payload_too_large', `body over ${limit} bytes`, { connection: 'close' });
+    };
+    req.on('data', count);
+  }
 }

@@ -89,21 +89,36 @@ export function upstreamAuthHeader(options: ResolvedOptions, token: string): Rec
   return options.authHeader === 'bearer' ? { authorization: `Bearer ${token}` } : { 'auth-token': token };
 }
 
-// Response headers the proxy never passes on: the upstream's cookies are its own business
-// (the session cookie is the proxy's), and framing is redone by Node for the client connection.
-const DROPPED_RESPONSE_HEADERS = new Set(['set-cookie', 'content-length', 'transfer-encoding']);
+// Response headers the proxy never passes on: framing is redone by Node for the client connection,
+// CORS grants are not the upstream's to give for this origin (the proxy adds none either), and Next
+// reads its internal headers as instructions.
+const DROPPED_RESPONSE_HEADERS = new Set(['content-length', 'transfer-encoding']);
+const DROPPED_RESPONSE_HEADER = /^(access-control-|x-(middleware|nextjs|invoke|next)-)/;
+
+function cookieName(setCookie: string): string {
+  return setCookie.slice(0, Math.max(0, setCookie.indexOf('='))).trim();
+}
 
 /**
  * The upstream response headers to send the client: hop-by-hop headers, the ones `Connection` names,
- * and `Set-Cookie` removed. `Content-Length` is kept when `keepLength` (the body is passed as it is).
+ * CORS and Next-internal headers removed, and `Set-Cookie` only for the cookies the options name
+ * (never the session cookie: that one is the proxy's). `Content-Length` is kept when `keepLength`.
  */
-export function getClientResponseHeaders(upstream: IncomingHttpHeaders, { keepLength }: { keepLength: boolean }): OutgoingHttpHeaders {
+export function getClientResponseHeaders(upstream: IncomingHttpHeaders, options: ResolvedOptions, { keepLength }: { keepLength: boolean }): OutgoingHttpHeaders {
   const headers: IncomingHttpHeaders = { ...upstream };
   stripHopByHopHeaders(headers, { keepFraming: false });
   const out: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) continue;
+    if (value === undefined || DROPPED_RESPONSE_HEADER.test(name)) continue;
     if (DROPPED_RESPONSE_HEADERS.has(name) && !(keepLength && name === 'content-length')) continue;
+    if (name === 'set-cookie') {
+      const passed = (Array.isArray(value) ? value : [value]).filter((cookie) => {
+        const name = cookieName(cookie);
+        return options.passUpstreamCookies.has(name) && name !== options.cookie.name;
+      });
+      if (passed.length > 0) out[name] = passed;
+      continue;
+    }
     out[name] = value;
   }
   return out;

@@ -56,7 +56,7 @@ export async function answerLogin(req: IncomingMessage, res: ServerResponse, pro
 
   // A timeout or a client abort may have answered while the body was read.
   if (res.headersSent || res.destroyed) return 'sent';
-  const headers = getClientResponseHeaders(proxyRes.headers, { keepLength: false });
+  const headers = getClientResponseHeaders(proxyRes.headers, options, { keepLength: false });
   for (const name of REPRESENTATION_HEADERS) delete headers[name];
   appendSetCookie(res, cookie);
   sendJson(res, 200, body, headers as Record<string, string | string[] | number>);

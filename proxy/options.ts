@@ -64,6 +64,38 @@ export interface ApiProxyOptions {
    * @default process.env.TRUST_PROXY === 'true' || '1'
    */
   trustProxy?: boolean;
+  /**
+   * Cross-site request forgery defence, on by default. `false` turns it off (only for an API that
+   * defends itself, e.g. with its own tokens).
+   */
+  csrf?:
+    | false
+    | {
+        /** Accept `Sec-Fetch-Site: same-site` (sibling subdomains you trust). @default false */
+        trustSameSite?: boolean;
+        /**
+         * Also require this header on every proxied request, e.g. `{ name: 'x-csrf', value: '1' }`.
+         * A cross-site page cannot send a custom header without a CORS preflight the proxy never grants.
+         * @default undefined
+         */
+        requireHeader?: { name: string; value: string };
+        /**
+         * The app's origin that `Origin`/`Referer` must match, e.g. `https://app.example.com`.
+         * Unset: derived from the request's Host (and, with trustProxy, X-Forwarded-Host/-Proto).
+         * @default process.env.APP_ORIGIN
+         */
+        appOrigin?: string;
+      };
+  /**
+   * Only these upstream paths (prefixes, after the route prefix) and methods are forwarded; others get
+   * 403 `path_not_allowed`. Unset: every path. Login and logout are always allowed.
+   * @default undefined
+   */
+  allow?: Array<{ pathPrefix: string; methods?: string[] }>;
+  /** Upstream `Set-Cookie` headers are dropped, except for cookies with these names. @default [] */
+  passUpstreamCookies?: string[];
+  /** The largest request body forwarded; past it, 413 `payload_too_large`. Unset: no limit. @default undefined */
+  maxRequestBodyBytes?: number;
   /** @default console */
   logger?: ProxyLogger;
 }
@@ -84,6 +116,15 @@ export interface ResolvedOptions {
   logout: { path: string; upstreamPath: string | undefined };
   timeoutMs: number;
   trustProxy: boolean;
+  csrf: {
+    enabled: boolean;
+    trustSameSite: boolean;
+    requireHeader: { name: string; value: string } | undefined;
+    appOrigin: string | undefined;
+  };
+  allow: Array<{ pathPrefix: string; methods: Set<string> | undefined }> | undefined;
+  passUpstreamCookies: Set<string>;
+  maxRequestBodyBytes: number | undefined;
   logger: ProxyLogger;
 }
 
@@ -95,6 +136,10 @@ export const defaultOptions = {
   logout: { path: '/logout', upstreamPath: undefined },
   timeoutMs: 30_000,
   trustProxy: false,
+  csrf: { trustSameSite: false, requireHeader: undefined, appOrigin: undefined },
+  allow: undefined,
+  passUpstreamCookies: [],
+  maxRequestBodyBytes: undefined,
 } as const;
 
 /** A configuration mistake, found when the proxy is created. `code` is stable. */
@@ -144,6 +189,16 @@ function parseApiUrl(raw: string | undefined): URL {
   return url;
 }
 
+function parseOrigin(raw: string): string {
+  try {
+    const url = new URL(raw);
+    if ((url.protocol === 'http:' || url.protocol === 'https:') && (url.pathname === '/' || url.pathname === '')) return url.origin;
+  } catch {
+    // reported below
+  }
+  throw new ProxyConfigError(`APP_ORIGIN (csrf.appOrigin) must be an origin such as https://app.example.com, got "${raw}"`);
+}
+
 function checkPath(name: string, value: string): string {
   if (!/^\/[A-Za-z0-9._~!$&'()*+,;=:@/-]*$/.test(value) || value.includes('//')) {
     throw new ProxyConfigError(`${name} must be a path starting with "/", got "${value}"`);
@@ -166,6 +221,11 @@ export function resolveOptions(options: ApiProxyOptions = {}): ResolvedOptions {
   const logout = { ...defaultOptions.logout, ...options.logout };
 
   if (!isValidCookieName(cookie.name)) throw new ProxyConfigError(`cookie.name "${cookie.name}" is not a valid cookie name`);
+  // RFC 6265bis §4.1.3: a browser keeps a __Secure- cookie only with Secure, and a __Host- cookie only
+  // with Secure, Path=/ and no Domain (the proxy always writes Path=/ and never a Domain).
+  if (/^__(host|secure)-/i.test(cookie.name) && cookie.secure !== true) {
+    throw new ProxyConfigError(`cookie.name "${cookie.name}" has a prefix that needs cookie.secure: true`);
+  }
   if (cookie.sameSite !== 'lax' && cookie.sameSite !== 'strict') {
     throw new ProxyConfigError(`cookie.sameSite must be 'lax' or 'strict'`);
   }
@@ -181,6 +241,17 @@ export function resolveOptions(options: ApiProxyOptions = {}): ResolvedOptions {
   if (tokenField.some((part) => part === '')) throw new ProxyConfigError(`login.tokenField "${login.tokenField}" is not a field path`);
 
   const pathPrefix = checkPath('pathPrefix', options.pathPrefix ?? defaultOptions.pathPrefix);
+  const csrf = options.csrf === false ? undefined : { ...defaultOptions.csrf, ...options.csrf };
+  const requireHeader = csrf?.requireHeader;
+  if (requireHeader && (!isValidCookieName(requireHeader.name) || typeof requireHeader.value !== 'string' || requireHeader.value === '')) {
+    throw new ProxyConfigError('csrf.requireHeader needs a header name and a non-empty value');
+  }
+  const appOrigin = csrf?.appOrigin ?? (process.env.APP_ORIGIN || undefined);
+  if (options.passUpstreamCookies?.some((name) => name === cookie.name)) {
+    throw new ProxyConfigError(`passUpstreamCookies must not name the session cookie "${cookie.name}"`);
+  }
+  const maxRequestBodyBytes = options.maxRequestBodyBytes;
+  if (maxRequestBodyBytes !== undefined) checkPositive('maxRequestBodyBytes', maxRequestBodyBytes);
   return {
     upstream,
     upstreamBasePath: upstream.pathname.replace(/\/+$/, ''),
@@ -198,6 +269,18 @@ export function resolveOptions(options: ApiProxyOptions = {}): ResolvedOptions {
     },
     timeoutMs: checkPositive('timeoutMs', options.timeoutMs ?? readEnvNumber('API_TIMEOUT_MS') ?? defaultOptions.timeoutMs),
     trustProxy: options.trustProxy ?? readEnvBoolean('TRUST_PROXY') ?? defaultOptions.trustProxy,
+    csrf: {
+      enabled: csrf !== undefined,
+      trustSameSite: csrf?.trustSameSite ?? false,
+      requireHeader: requireHeader ? { name: requireHeader.name.toLowerCase(), value: requireHeader.value } : undefined,
+      appOrigin: appOrigin === undefined ? undefined : parseOrigin(appOrigin),
+    },
+    allow: options.allow?.map((rule, i) => ({
+      pathPrefix: checkPath(`allow[${i}].pathPrefix`, rule.pathPrefix),
+      methods: rule.methods ? new Set(rule.methods.map((method) => method.toUpperCase())) : undefined,
+    })),
+    passUpstreamCookies: new Set(options.passUpstreamCookies ?? defaultOptions.passUpstreamCookies),
+    maxRequestBodyBytes,
     logger: options.logger ?? console,
   };
 }

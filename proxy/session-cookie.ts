@@ -50,10 +50,20 @@ function serializeCookie(req: IncomingMessage, options: ResolvedOptions, value: 
   return header;
 }
 
+// Configurations already warned about: the warning is said once, not once per login.
+const warnedInsecure = new WeakSet<ResolvedOptions>();
+
 /** The Set-Cookie value that stores the token. Throws TypeError when the token cannot be a cookie. */
 export function sessionCookie(req: IncomingMessage, options: ResolvedOptions, token: string, maxAgeSeconds: number | undefined): string {
   if (options.cookie.name.length + token.length > MAX_COOKIE_NAME_VALUE_BYTES) throw new TypeError('cookie too large');
-  return serializeCookie(req, options, token, { maxAgeSeconds });
+  const cookie = serializeCookie(req, options, token, { maxAgeSeconds });
+  if (process.env.NODE_ENV === 'production' && !cookie.includes('; Secure') && !warnedInsecure.has(options)) {
+    warnedInsecure.add(options);
+    options.logger.warn(
+      '[next-bff-proxy] the session cookie is being set without Secure in production: serve the app over HTTPS, and behind a TLS-terminating proxy set TRUST_PROXY=true (or cookie.secure: true)',
+    );
+  }
+  return cookie;
 }
 
 /** The Set-Cookie value that clears the session: same name, path and attributes, Max-Age=0. */

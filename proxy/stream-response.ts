@@ -5,7 +5,7 @@ import { getClientResponseHeaders } from './headers';
 
 /** Passes the upstream response on as a stream, with hop-by-hop headers and upstream cookies removed. */
 export function streamResponse(proxyRes: IncomingMessage, res: ServerResponse, options: ResolvedOptions): void {
-  const headers = getClientResponseHeaders(proxyRes.headers, { keepLength: true });
+  const headers = getClientResponseHeaders(proxyRes.headers, options, { keepLength: true });
   try {
     // http-proxy would throw from inside its response handler on a header Node refuses to send
     // (node-http-proxy #1394); checked here first, so no header is half-written.

@@ -55,7 +55,7 @@ describe('the catch-all route under next start', () => {
 
   it('streams a 5 MB body untouched (the body parser is off: its limit is 1 MB)', async () => {
     const body = Buffer.alloc(5 * 1024 * 1024, 3);
-    const res = await rawRequest(app.url, 'POST', '/api/upload', { 'content-type': 'application/json', cookie: 'auth-token=t-next; theme=dark' }, body);
+    const res = await rawRequest(app.url, 'POST', '/api/upload', { 'content-type': 'application/json', 'sec-fetch-site': 'same-origin', cookie: 'auth-token=t-next; theme=dark' }, body);
     expect(res.status).toBe(200);
     expect(JSON.parse(res.body.toString())).toEqual({
       url: '/v1/upload',
@@ -74,14 +74,14 @@ describe('the catch-all route under next start', () => {
   });
 
   it('captures the login into an httpOnly cookie', async () => {
-    const res = await rawRequest(app.url, 'POST', '/api/login', { 'content-type': 'application/json' }, '{"email":"a","password":"b"}');
+    const res = await rawRequest(app.url, 'POST', '/api/login', { 'content-type': 'application/json', origin: app.url }, '{"email":"a","password":"b"}');
     expect(res.status).toBe(200);
     expect(res.headers['set-cookie']).toEqual(['auth-token=next-token-1; Path=/; HttpOnly; SameSite=Lax']);
     expect(res.body.toString()).toBe('{"user":{"name":"Ada"}}');
   });
 
   it('answers logout itself', async () => {
-    const res = await rawRequest(app.url, 'POST', '/api/logout', { cookie: 'auth-token=x' });
+    const res = await rawRequest(app.url, 'POST', '/api/logout', { cookie: 'auth-token=x', 'sec-fetch-site': 'same-origin' });
     expect(res.status).toBe(200);
     expect(res.headers['set-cookie']).toEqual(['auth-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0']);
   });

@@ -15,7 +15,8 @@ interface Answer {
 
 function send(agent: http.Agent, url: string, method: string, body?: string): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, agent, headers: body ? { 'content-type': 'application/json' } : {} }, (res) => {
+    const headers = body ? { 'content-type': 'application/json', 'sec-fetch-site': 'same-origin' } : {};
+    const req = http.request(url, { method, agent, headers }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (text += chunk));

@@ -68,7 +68,7 @@ describe('upstream faults', () => {
       res.write('{"authToken":');
     });
     proxy = await startProxy({ apiUrl: upstream.url, timeoutMs: 300 });
-    const res = await request(proxy.url).post('/api/login').send({});
+    const res = await request(proxy.url).post('/api/login').set('sec-fetch-site', 'same-origin').send({});
     expect(res.status).toBe(504);
     expect(res.headers['set-cookie']).toBeUndefined();
   });

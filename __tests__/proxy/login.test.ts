@@ -15,7 +15,12 @@ beforeAll(async () => {
 afterAll(() => proxy.close());
 
 function login(server: RunningServer = proxy, path = '/api/login') {
-  return request(server.url).post(path).set('content-type', 'application/json').send({ email: 'ada@example.com', password: 'lovelace' });
+  // Sec-Fetch-Site: same-origin is what a browser sends for the app's own fetch (CSRF defence).
+  return request(server.url)
+    .post(path)
+    .set('sec-fetch-site', 'same-origin')
+    .set('content-type', 'application/json')
+    .send({ email: 'ada@example.com', password: 'lovelace' });
 }
 
 describe('a successful login', () => {
@@ -140,7 +145,7 @@ describe('a successful login', () => {
       nock(API)
         .post(() => true)
         .reply(200, { authToken: TOKEN });
-      const res = await rawRequest(proxy.url, 'POST', path, { 'content-type': 'application/json' }, '{}');
+      const res = await rawRequest(proxy.url, 'POST', path, { 'content-type': 'application/json', 'sec-fetch-site': 'same-origin' }, '{}');
       expect(res.status).toBe(200);
       expect(res.body.toString()).toBe('{}');
       expect(res.headers['set-cookie']).toEqual([`auth-token=${TOKEN}; Path=/; HttpOnly; SameSite=Lax`]);

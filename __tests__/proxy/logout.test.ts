@@ -12,7 +12,7 @@ describe('logout', () => {
   it('is answered by the proxy: 200 {"loggedOut":true}, the cookie cleared, no-store', async () => {
     const proxy = await startProxy({ apiUrl: API });
     try {
-      const res = await request(proxy.url).post('/api/logout').set('cookie', 'auth-token=t1');
+      const res = await request(proxy.url).post('/api/logout').set('sec-fetch-site', 'same-origin').set('cookie', 'auth-token=t1');
       expect(res.status).toBe(200);
       expect(res.text).toBe('{"loggedOut":true}');
       expect(res.headers['set-cookie']).toEqual([CLEARED]);
@@ -25,7 +25,7 @@ describe('logout', () => {
   it('clears with the same attributes the cookie was set with', async () => {
     const proxy = await startProxy({ apiUrl: API, cookie: { name: 'sid', sameSite: 'strict', secure: true } });
     try {
-      const res = await request(proxy.url).post('/api/logout');
+      const res = await request(proxy.url).post('/api/logout').set('sec-fetch-site', 'same-origin');
       expect(res.headers['set-cookie']).toEqual(['sid=; Path=/; HttpOnly; SameSite=Strict; Secure; Max-Age=0']);
     } finally {
       await proxy.close();
@@ -48,7 +48,7 @@ describe('logout', () => {
     const proxy = await startProxy({ apiUrl: `${API}/v1`, logout: { upstreamPath: '/session/end' } });
     try {
       const told = nock(API).post('/v1/session/end').matchHeader('auth-token', 't1').matchHeader('cookie', (value) => value === undefined).reply(204);
-      const res = await request(proxy.url).post('/api/logout').set('cookie', 'auth-token=t1');
+      const res = await request(proxy.url).post('/api/logout').set('sec-fetch-site', 'same-origin').set('cookie', 'auth-token=t1');
       expect(res.status).toBe(200);
       expect(res.headers['set-cookie']).toEqual([CLEARED]);
       expect(told.isDone()).toBe(true);
@@ -60,7 +60,7 @@ describe('logout', () => {
   it('does not call the upstream when there is no session', async () => {
     const proxy = await startProxy({ apiUrl: API, logout: { upstreamPath: '/logout' } });
     try {
-      const res = await request(proxy.url).post('/api/logout');
+      const res = await request(proxy.url).post('/api/logout').set('sec-fetch-site', 'same-origin');
       expect(res.status).toBe(200);
       expect(res.headers['set-cookie']).toEqual([CLEARED]);
     } finally {
@@ -72,7 +72,7 @@ describe('logout', () => {
     const proxy = await startProxy({ apiUrl: API, logout: { upstreamPath: '/logout' } });
     try {
       nock(API).post('/logout').reply(500, 'boom');
-      const failed = await request(proxy.url).post('/api/logout').set('cookie', 'auth-token=t1');
+      const failed = await request(proxy.url).post('/api/logout').set('sec-fetch-site', 'same-origin').set('cookie', 'auth-token=t1');
       expect(failed.status).toBe(200);
       expect(failed.headers['set-cookie']).toEqual([CLEARED]);
       expect(proxy.logger.lines.join('\n')).not.toContain('t1');
@@ -87,7 +87,7 @@ describe('logout', () => {
     await down.close();
     const proxy = await startProxy({ apiUrl: address, logout: { upstreamPath: '/logout' } });
     try {
-      const res = await request(proxy.url).post('/api/logout').set('cookie', 'auth-token=t1');
+      const res = await request(proxy.url).post('/api/logout').set('sec-fetch-site', 'same-origin').set('cookie', 'auth-token=t1');
       expect(res.status).toBe(200);
       expect(res.headers['set-cookie']).toEqual([CLEARED]);
       expect(proxy.logger.lines).toEqual([expect.stringContaining('upstream logout failed')]);
