@@ -7,4 +7,6 @@ import type { ApiProxyOptions } from './proxy';
 export const bffOptions = {
   // The demo API revokes the token on logout.
   logout: { upstreamPath: '/logout' },
+  // DEMO_CSRF_HEADER=1 turns on the stricter anti-forgery header (the demo's fetch always sends it).
+  csrf: process.env.DEMO_CSRF_HEADER === '1' ? { requireHeader: { name: 'x-csrf', value: '1' } } : {},
 } satisfies ApiProxyOptions;

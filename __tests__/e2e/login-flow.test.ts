@@ -91,3 +91,28 @@ describe('the demo in a real browser', () => {
     expect(api.output()).toMatch(/POST \/logout 200/);
   });
 });
+
+describe('the demo with csrf.requireHeader on (DEMO_CSRF_HEADER=1)', () => {
+  let strictApp: NextApp;
+  let strictPage: Page;
+
+  beforeAll(async () => {
+    strictApp = await startNextApp(DIST, { API_URL: api.url, DEMO_CSRF_HEADER: '1' });
+    strictPage = await (await browser.newContext()).newPage();
+  });
+  afterAll(() => strictApp?.stop());
+
+  it("still logs in and adds items: the demo's fetch sends X-CSRF", async () => {
+    await strictPage.goto(`${strictApp.url}/login`);
+    await strictPage.fill('#password', 'lovelace');
+    await Promise.all([strictPage.waitForURL(`${strictApp.url}/profile`), strictPage.click('button[type=submit]')]);
+    await strictPage.fill('#title', 'Strict item');
+    await strictPage.click('text=Add');
+    await strictPage.getByTestId('items').getByText('Strict item').waitFor();
+  });
+
+  it('refuses a same-origin fetch that lacks the header', async () => {
+    const status = await strictPage.evaluate(async () => (await fetch('/api/items')).status);
+    expect(status).toBe(403);
+  });
+});
