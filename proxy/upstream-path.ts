@@ -9,9 +9,10 @@ export interface ProxiedTarget {
 
 export type PathProblem = 'not_found' | 'bad_path';
 
-// Characters that have no business in a path we forward: controls (NUL, CR, LF, ...), space, DEL,
-// and the backslash that some servers treat as '/'.
-const FORBIDDEN_RAW = /[\x00-\x20\x7f\\]/;
+// Characters that have no business in a request target we forward: controls (NUL, CR, LF, ...), space,
+// DEL, the backslash that some servers treat as '/', and '#', which starts a fragment (never part of a
+// request target, RFC 9112 §3.2): `/%2e.#` would otherwise reach a URL parser as `/..`.
+const FORBIDDEN_RAW = /[\x00-\x20\x7f\\#]/;
 // What a segment must not become once the upstream decodes it: a separator, or a control character.
 const FORBIDDEN_DECODED = /[\x00-\x1f\x7f/\\]/;
 
@@ -43,7 +44,9 @@ export function parseProxiedTarget(rawTarget: string, pathPrefix: string): Proxi
     } catch {
       return 'bad_path';
     }
-    if (decoded === '.' || decoded === '..' || FORBIDDEN_DECODED.test(decoded)) return 'bad_path';
+    // `..;x` is `..` to servlet containers (matrix parameters are cut before dot segments are resolved).
+    const dots = decoded.split(';')[0];
+    if (dots === '.' || dots === '..' || FORBIDDEN_DECODED.test(decoded)) return 'bad_path';
     decodedSegments.push(decoded);
   }
   const decoded = decodedSegments.length === 0 ? '' : '/' + decodedSegments.join('/');

@@ -189,6 +189,9 @@ describe('paths that cannot be forwarded', () => {
     '/api/a%00b',
     '/api/a%0d%0aX-Injected:1',
     '/api/%zz',
+    '/api/%2e.#',
+    '/api/..;x/admin',
+    '/api/a/.%3bx',
     'http://evil.example/api/me',
   ])('answers 400 bad_path to %s without calling the upstream', async (path) => {
     const before = upstreamCalls;

@@ -7,7 +7,7 @@ import { expectNoTokenLeak } from './leaks';
 
 const BASE = '/v1/base';
 // Pieces attackers combine: separators, dots, their encodings, controls, scheme-ish text.
-const pieces = fc.constantFrom('/', '.', '..', '%2e', '%2E', '%2f', '%2F', '%5c', '\\', '%00', '%0a', '%0d', '\r', '\n', ' ', ';', '?', '#', '@', ':', 'http:', '//', 'a', 'b', '%', '%25', 'login', 'LOGIN', '~', '%7e');
+const pieces = fc.constantFrom('/', '.', '..', '%2e', '%2E', '%2f', '%2F', '%5c', '\\', '%00', '%0a', '%0d', '\r', '\n', ' ', ';', '%3b', '?', '#', '%23', '@', ':', 'http:', '//', 'a', 'b', '%', '%25', 'login', 'LOGIN', '~', '%7e');
 const attackerPath = fc.array(pieces, { maxLength: 10 }).map((parts) => `/api/${parts.join('')}`);
 
 /** Segments after decoding, as an upstream that decodes before routing would see them. */
@@ -32,10 +32,12 @@ describe('path validation (property-based)', () => {
         expect(url.host).toBe('upstream.test');
         expect(url.pathname.startsWith(`${BASE}`)).toBe(true);
         const pathOnly = upstreamPath.split('?')[0] ?? '';
-        expect(pathOnly).not.toMatch(/[\x00-\x20\x7f\\]/);
+        expect(pathOnly).not.toMatch(/[\x00-\x20\x7f\\#]/);
         expect(pathOnly).not.toContain('//');
         for (const segment of decodedSegments(pathOnly)) {
-          expect(segment === '.' || segment === '..' || /[\x00-\x1f/\\]/.test(segment)).toBe(false);
+          // As a servlet container reads it too: matrix parameters cut before dot segments resolve.
+          const dots = segment.split(';')[0];
+          expect(dots === '.' || dots === '..' || /[\x00-\x1f/\\]/.test(segment)).toBe(false);
         }
       }),
       { numRuns: 3000 },
