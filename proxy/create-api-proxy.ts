@@ -4,7 +4,9 @@ import { sendError } from './errors';
 import { setUpstreamRequestHeaders } from './headers';
 import { answerLogout } from './logout';
 import { getRawRequestTarget } from './request-info';
-import { readSessionToken } from './session-cookie';
+import { appendSetCookie, readRefreshToken, readSessionToken } from './session-cookie';
+import { applyRefresh, needsRefresh, refreshTokens } from './refresh';
+import { answerSession } from './session-endpoint';
 import { createUpstream, type Upstream } from './upstream';
 import { buildUpstreamPath, parseProxiedTarget } from './upstream-path';
 import { runExchange } from './exchange';
@@ -71,6 +73,13 @@ function isAllowed(options: ResolvedOptions, path: string, method: string): bool
   );
 }
 
+// RFC 9110 §9.2.2-ish: methods a client does not expect to carry a body; only such a request, with no
+// body framing at all, can be sent a second time after a refresh (a streamed body is never replayed).
+function hasNoBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0');
+}
+
 async function handleRequest(req: IncomingMessage, res: ServerResponse, options: ResolvedOptions, upstream: Upstream, closed: Promise<void>): Promise<void> {
   const target = parseProxiedTarget(getRawRequestTarget(req), options.pathPrefix);
   if (typeof target === 'string') {
@@ -79,26 +88,27 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, options:
     return;
   }
   const method = (req.method ?? 'GET').toUpperCase();
-  const isLogout = target.routeKey === options.logout.path;
-  const isLogin = target.routeKey === options.login.path;
-  if ((isLogin || isLogout) && method !== 'POST') {
-    // A login by GET could be forged by a link (login CSRF); logout is the proxy's own POST endpoint.
+  const route = routeOf(target.routeKey, options);
+  const allowedMethods = route === 'login' || route === 'logout' ? ['POST'] : route === 'session' ? ['GET', 'HEAD'] : undefined;
+  if (allowedMethods && !allowedMethods.includes(method)) {
+    // A login by GET could be forged by a link (login CSRF); logout and session are the proxy's own.
     req.resume();
-    sendError(res, 'method_not_allowed', { allow: 'POST' });
+    sendError(res, 'method_not_allowed', { allow: allowedMethods.join(', ') });
     return;
   }
+
   // Read before the headers are rewritten: the rewrite removes the browser's Cookie header.
-  const token = readSessionToken(req, options);
-  if (isCrossSiteRequest(req, options, { hasSession: token !== undefined, isSessionRoute: isLogin || isLogout })) {
+  let token = readSessionToken(req, options);
+  const refreshToken = readRefreshToken(req, options);
+  const hasSession = token !== undefined || refreshToken !== undefined;
+  if (isCrossSiteRequest(req, options, { hasSession, isSessionRoute: route === 'login' || route === 'logout' })) {
     req.resume();
     sendError(res, 'csrf');
     return;
   }
-  if (isLogout) {
-    await answerLogout(req, res, options, upstream);
-    return;
-  }
-  if (!isLogin && !isAllowed(options, target.path, method)) {
+  if (route === 'logout') return answerLogout(req, res, options, upstream);
+  if (route === 'session') return answerSession(req, res, options, upstream);
+  if (route !== 'login' && !isAllowed(options, target.path, method)) {
     req.resume();
     sendError(res, 'path_not_allowed');
     return;
@@ -110,8 +120,38 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, options:
     return;
   }
 
-  setUpstreamRequestHeaders(req, options, token, isLogin);
+  let refreshed = false;
+  if (route !== 'login' && refreshToken !== undefined && needsRefresh(token, options)) {
+    // Refresh before forwarding: the request carries the new token, the answer the new cookies.
+    const session = applyRefresh(req, options, await refreshTokens(options, upstream.agent, refreshToken));
+    if (session.kind === 'failed') return sendError(res, session.code);
+    if (session.kind === 'expired') {
+      appendSetCookie(res, ...session.setCookies);
+      req.resume();
+      return sendError(res, 'session_expired');
+    }
+    if (session.kind === 'active') {
+      appendSetCookie(res, ...session.setCookies);
+      token = session.accessToken;
+      refreshed = true;
+    }
+  }
+
+  setUpstreamRequestHeaders(req, options, token, route === 'login');
   req.headers.host = options.upstream.host;
   req.url = buildUpstreamPath(options.upstreamBasePath, target);
-  runExchange(req, res, options, upstream, isLogin, closed);
+  const canRetry = route !== 'login' && !refreshed && refreshToken !== undefined && hasNoBody(req);
+  runExchange(req, res, options, upstream, {
+    isLogin: route === 'login',
+    closed,
+    refreshAfter401: canRetry ? async () => applyRefresh(req, options, await refreshTokens(options, upstream.agent, refreshToken)) : undefined,
+  });
+}
+
+/** Which of the proxy's own routes the path names, if any. */
+function routeOf(routeKey: string, options: ResolvedOptions): 'login' | 'logout' | 'session' | 'proxied' {
+  if (routeKey === options.login.path) return 'login';
+  if (routeKey === options.logout.path) return 'logout';
+  if (options.session && routeKey === options.session.path) return 'session';
+  return 'proxied';
 }

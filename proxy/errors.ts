@@ -1,10 +1,12 @@
 import type { ServerResponse } from 'node:http';
+import { mergeSetCookieHeader } from './session-cookie';
 
 /** The stable codes a client can see in `{"error":{"code":...}}`. */
 export type ProxyErrorCode =
   | 'bad_path'
   | 'not_found'
   | 'method_not_allowed'
+  | 'session_expired'
   | 'csrf'
   | 'path_not_allowed'
   | 'payload_too_large'
@@ -19,6 +21,7 @@ const STATUS: Record<ProxyErrorCode, number> = {
   bad_path: 400,
   not_found: 404,
   method_not_allowed: 405,
+  session_expired: 401,
   csrf: 403,
   path_not_allowed: 403,
   payload_too_large: 413,
@@ -35,6 +38,7 @@ const MESSAGE: Record<ProxyErrorCode, string> = {
   bad_path: 'The request path cannot be forwarded.',
   not_found: 'Not found.',
   method_not_allowed: 'Method not allowed.',
+  session_expired: 'The session has expired: please sign in again.',
   csrf: 'The request was refused as a possible cross-site request forgery.',
   path_not_allowed: 'This API path is not available through the proxy.',
   payload_too_large: 'The request body is too large.',
@@ -76,8 +80,10 @@ export function sendError(res: ServerResponse, code: ProxyErrorCode, extraHeader
 
 /** Sends a JSON body the proxy made itself (login, logout answers). */
 export function sendJson(res: ServerResponse, status: number, body: string, headers: Record<string, string | string[] | number> = {}): void {
+  const own = { ...headers };
+  mergeSetCookieHeader(res, own);
   res.writeHead(status, {
-    ...headers,
+    ...own,
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',

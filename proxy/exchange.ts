@@ -1,28 +1,35 @@
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { ResolvedOptions } from './options';
 import type { Upstream } from './upstream';
+import type { SessionState } from './refresh';
 import { sendError, type ProxyErrorCode } from './errors';
+import { upstreamAuthHeader } from './headers';
 import { answerLogin } from './login';
+import { appendSetCookie } from './session-cookie';
 import { streamResponse } from './stream-response';
+
+export interface ExchangeOptions {
+  isLogin: boolean;
+  /** Resolves on the response's 'close' (one shared listener: Next itself puts many on `res`). */
+  closed: Promise<void>;
+  /**
+   * Set when an upstream 401 may be answered by one refresh and one retry: the request has no body to
+   * replay, a refresh token is there, and no refresh happened for this request yet.
+   */
+  refreshAfter401?: () => Promise<SessionState>;
+}
 
 /**
  * Forwards one request (headers and URL already rewritten) and answers the client exactly once:
  * with the upstream's streamed response, the captured login, or a JSON error.
  */
-export function runExchange(
-  req: IncomingMessage,
-  res: ServerResponse,
-  options: ResolvedOptions,
-  upstream: Upstream,
-  isLogin: boolean,
-  /** Resolves on the response's 'close' (one shared listener: Next itself puts many on `res`). */
-  closed: Promise<void>,
-): void {
+export function runExchange(req: IncomingMessage, res: ServerResponse, options: ResolvedOptions, upstream: Upstream, exchange: ExchangeOptions): void {
   let proxyReq: ClientRequest | undefined;
   let proxyRes: IncomingMessage | undefined;
   // Set once the client's answer is decided; later events only clean up.
   let settled = false;
   let timedOut = false;
+  let retried = false;
 
   const abortUpstream = () => {
     proxyReq?.destroy();
@@ -44,7 +51,7 @@ export function runExchange(
 
   // 'close' without a finished response: the client went away. Whatever is in flight upstream is
   // abandoned (http-proxy's own 'aborted' watch no longer fires reliably since Node 15.5).
-  void closed.then(() => {
+  void exchange.closed.then(() => {
     clearTimeout(timer);
     if (!res.writableFinished) {
       settled = true;
@@ -52,21 +59,43 @@ export function runExchange(
     }
   });
 
-  upstream.forward(req, res, {
-    onUpstreamRequest(request) {
+  const retryAfterRefresh = (refresh: () => Promise<SessionState>) => {
+    retried = true;
+    refresh().then(
+      (session) => {
+        if (settled) return;
+        if (session.kind === 'failed') return fail(session.code, 'refresh after 401 failed');
+        if (session.kind === 'none') return fail('session_expired', 'no refresh token after 401');
+        appendSetCookie(res, ...session.setCookies);
+        if (session.kind === 'expired') return fail('session_expired', 'refresh token refused after 401');
+        Object.assign(req.headers, upstreamAuthHeader(options, session.accessToken));
+        upstream.forward(req, res, listeners, { replayEmptyBody: true });
+      },
+      () => fail('internal_error', 'refresh after 401 threw'),
+    );
+  };
+
+  const listeners = {
+    onUpstreamRequest(request: ClientRequest) {
       proxyReq = request;
       if (settled) request.destroy();
     },
-    onUpstreamError(err) {
+    onUpstreamError(err: NodeJS.ErrnoException) {
       fail(timedOut ? 'upstream_timeout' : 'upstream_unavailable', err.code ?? 'connection failed');
     },
-    onUpstreamResponse(response) {
+    onUpstreamResponse(response: IncomingMessage) {
       proxyRes = response;
       if (settled) {
         response.destroy();
         return;
       }
-      if (isLogin) {
+      if (response.statusCode === 401 && exchange.refreshAfter401 && !retried) {
+        // The 401's body is of no use; reading it keeps the upstream connection reusable.
+        response.resume();
+        retryAfterRefresh(exchange.refreshAfter401);
+        return;
+      }
+      if (exchange.isLogin) {
         // The login answer is buffered, so the timer keeps running until it is read.
         answerLogin(req, res, response, options).then(
           (outcome) => {
@@ -82,7 +111,8 @@ export function runExchange(
       settled = true;
       streamResponse(response, res, options);
     },
-  });
+  };
+  upstream.forward(req, res, listeners);
 
   // Counted beside http-proxy's pipe (added after it, so no chunk flows before the pipe is in place):
   // a body without Content-Length, or longer than it said, is cut off at the limit.

@@ -1,5 +1,5 @@
 export class LoginResponseError extends Error {
-  constructor(readonly reason: 'not_json' | 'no_token' | 'unsafe_token' | 'expired_token') {
+  constructor(readonly reason: 'not_json' | 'no_token') {
     super(`login response rejected: ${reason}`);
     this.name = 'LoginResponseError';
   }
@@ -30,8 +30,25 @@ function withoutToken(value: Json, token: string): Json | undefined {
   return value;
 }
 
-/** Parses a login answer and takes the token out of it: the token, and the JSON body left without it. */
-export function takeTokenFromLoginBody(raw: Buffer, fieldPath: readonly string[]): { token: string; body: string } {
+function takeField(root: { [key: string]: Json }, fieldPath: readonly string[]): Json | undefined {
+  let holder: Json | undefined = root;
+  for (const key of fieldPath.slice(0, -1)) holder = isObject(holder) ? holder[key] : undefined;
+  const last = fieldPath[fieldPath.length - 1] ?? '';
+  if (!isObject(holder) || !Object.hasOwn(holder, last)) return undefined;
+  const value = holder[last];
+  delete holder[last];
+  return value;
+}
+
+/**
+ * Parses a login (or refresh) answer and takes the tokens out of it: the access token (required), the
+ * refresh token (when `refreshPath` is given and present), and the JSON body left without either.
+ */
+export function takeTokensFromBody(
+  raw: Buffer,
+  accessPath: readonly string[],
+  refreshPath?: readonly string[],
+): { token: string; refreshToken: string | undefined; body: string } {
   let parsed: Json;
   try {
     parsed = JSON.parse(raw.toString('utf8')) as Json;
@@ -40,13 +57,12 @@ export function takeTokenFromLoginBody(raw: Buffer, fieldPath: readonly string[]
   }
   if (!isObject(parsed)) throw new LoginResponseError('not_json');
 
-  let holder: Json | undefined = parsed;
-  for (const key of fieldPath.slice(0, -1)) holder = isObject(holder) ? holder[key] : undefined;
-  const last = fieldPath[fieldPath.length - 1] ?? '';
-  const token = isObject(holder) && Object.hasOwn(holder, last) ? holder[last] : undefined;
+  const token = takeField(parsed, accessPath);
   if (typeof token !== 'string' || token === '') throw new LoginResponseError('no_token');
-  if (isObject(holder)) delete holder[last];
+  const refresh = refreshPath ? takeField(parsed, refreshPath) : undefined;
+  const refreshToken = typeof refresh === 'string' && refresh !== '' ? refresh : undefined;
 
-  const body = JSON.stringify(withoutToken(parsed, token));
-  return { token, body };
+  let rest = withoutToken(parsed, token);
+  if (refreshToken !== undefined && rest !== undefined) rest = withoutToken(rest, refreshToken);
+  return { token, refreshToken, body: JSON.stringify(rest) };
 }

@@ -3,30 +3,21 @@ import type { ResolvedOptions } from './options';
 import type { ProxyErrorCode } from './errors';
 import { sendJson } from './errors';
 import { getClientResponseHeaders } from './headers';
-import { readJwtExpiry } from './jwt';
 import { BodyReadError, readBoundedBody } from './bounded-body';
-import { LoginResponseError, takeTokenFromLoginBody } from './login-response';
-import { appendSetCookie, isCookieSafeToken, sessionCookie } from './session-cookie';
+import { LoginResponseError, takeTokensFromBody } from './login-response';
+import { appendSetCookie, sessionCookies, UnstorableTokenError } from './session-cookie';
 import { streamResponse } from './stream-response';
+import { readSetCookieValue } from './upstream-cookies';
 
 export type LoginOutcome = 'sent' | { code: ProxyErrorCode; detail: string };
 
 // These describe the upstream's bytes, which the proxy has changed (decoded, token removed).
 const REPRESENTATION_HEADERS = ['content-encoding', 'content-type', 'etag', 'content-md5', 'digest', 'content-range', 'last-modified'];
 
-/** The cookie lifetime: the JWT's own expiry when it has one, else the configured one (or a session cookie). */
-function cookieMaxAge(token: string, options: ResolvedOptions): number | undefined {
-  const exp = readJwtExpiry(token);
-  if (exp === undefined) return options.cookie.maxAgeSeconds;
-  const remaining = Math.floor(exp - Date.now() / 1000);
-  if (remaining <= 0) throw new LoginResponseError('expired_token');
-  return remaining;
-}
-
 /**
- * Answers a login: an upstream success has its token moved from the JSON body into the httpOnly
- * cookie; an upstream refusal passes through unchanged, with no Set-Cookie at all (an existing
- * session stays). Returns 'sent' or why the login answer could not be used.
+ * Answers a login: an upstream success has its token (and refresh token, from the body or the
+ * upstream's cookie) moved into httpOnly cookies; an upstream refusal passes through unchanged, with no
+ * Set-Cookie at all (an existing session stays). Returns 'sent' or why the answer could not be used.
  */
 export async function answerLogin(req: IncomingMessage, res: ServerResponse, proxyRes: IncomingMessage, options: ResolvedOptions): Promise<LoginOutcome> {
   const status = proxyRes.statusCode ?? 502;
@@ -35,21 +26,17 @@ export async function answerLogin(req: IncomingMessage, res: ServerResponse, pro
     return 'sent';
   }
 
-  let cookie: string;
+  let cookies: string[];
   let body: string;
   try {
     const raw = await readBoundedBody(proxyRes, options.login.maxResponseBytes);
-    const taken = takeTokenFromLoginBody(raw, options.login.tokenField);
-    if (!isCookieSafeToken(taken.token)) throw new LoginResponseError('unsafe_token');
-    try {
-      cookie = sessionCookie(req, options, taken.token, cookieMaxAge(taken.token, options));
-    } catch (err) {
-      if (err instanceof LoginResponseError) throw err;
-      throw new LoginResponseError('unsafe_token');
-    }
+    const refresh = options.refresh;
+    const taken = takeTokensFromBody(raw, options.login.tokenField, refresh?.tokenField);
+    const refreshToken = taken.refreshToken ?? (refresh ? readSetCookieValue(proxyRes.headers['set-cookie'], refresh.upstreamCookieName) : undefined);
+    cookies = sessionCookies(req, options, { access: taken.token, refresh: refreshToken });
     body = taken.body;
   } catch (err) {
-    if (err instanceof LoginResponseError) return { code: 'bad_login_response', detail: err.reason };
+    if (err instanceof LoginResponseError || err instanceof UnstorableTokenError) return { code: 'bad_login_response', detail: err.reason };
     if (err instanceof BodyReadError && err.reason !== 'cut_off') return { code: 'bad_login_response', detail: err.reason };
     return { code: 'upstream_unavailable', detail: 'login response cut off' };
   }
@@ -58,7 +45,7 @@ export async function answerLogin(req: IncomingMessage, res: ServerResponse, pro
   if (res.headersSent || res.destroyed) return 'sent';
   const headers = getClientResponseHeaders(proxyRes.headers, options, { keepLength: false });
   for (const name of REPRESENTATION_HEADERS) delete headers[name];
-  appendSetCookie(res, cookie);
+  appendSetCookie(res, ...cookies);
   sendJson(res, 200, body, headers as Record<string, string | string[] | number>);
   return 'sent';
 }

@@ -3,21 +3,29 @@ import type { ResolvedOptions } from './options';
 import type { Upstream } from './upstream';
 import { sendJson } from './errors';
 import { upstreamAuthHeader } from './headers';
-import { appendSetCookie, clearedSessionCookie, readSessionToken } from './session-cookie';
+import { appendSetCookie, clearedSessionCookies, readRefreshToken, readSessionToken } from './session-cookie';
 import { callUpstream } from './upstream-call';
 
 /**
- * Answers `POST /api/logout` itself: the cookie is cleared whatever happens upstream. With
- * `logout.upstreamPath`, the API is told first (with the token) so it can revoke it.
+ * Answers `POST /api/logout` itself: the session (and refresh) cookies are cleared whatever happens
+ * upstream. With `logout.upstreamPath`, the API is told first, with the token and (in the JSON body)
+ * the refresh token, so it can revoke both.
  */
 export async function answerLogout(req: IncomingMessage, res: ServerResponse, options: ResolvedOptions, upstream: Upstream): Promise<void> {
   // Any request body is of no use here; reading it lets the connection be reused.
   req.resume();
   const token = readSessionToken(req, options);
+  const refreshToken = readRefreshToken(req, options);
   const upstreamPath = options.logout.upstreamPath;
-  if (upstreamPath !== undefined && token !== undefined) {
+  if (upstreamPath !== undefined && (token !== undefined || refreshToken !== undefined)) {
+    const body = refreshToken !== undefined && options.refresh ? JSON.stringify({ [options.refresh.bodyField]: refreshToken }) : undefined;
     try {
-      const reply = await callUpstream(options, upstream.agent, { method: 'POST', path: upstreamPath, headers: upstreamAuthHeader(options, token) });
+      const reply = await callUpstream(options, upstream.agent, {
+        method: 'POST',
+        path: upstreamPath,
+        headers: { ...(token === undefined ? {} : upstreamAuthHeader(options, token)), ...(body ? { 'content-type': 'application/json' } : {}) },
+        body,
+      });
       if (reply.status >= 400 && reply.status !== 401) {
         options.logger.warn(`[next-bff-proxy] upstream logout answered ${reply.status}; the cookie is cleared anyway`);
       }
@@ -27,6 +35,6 @@ export async function answerLogout(req: IncomingMessage, res: ServerResponse, op
     }
   }
   if (res.headersSent || res.destroyed) return;
-  appendSetCookie(res, clearedSessionCookie(req, options));
+  appendSetCookie(res, ...clearedSessionCookies(req, options));
   sendJson(res, 200, JSON.stringify({ loggedOut: true }));
 }

@@ -54,6 +54,35 @@ export interface ApiProxyOptions {
     upstreamPath?: string;
   };
   /**
+   * `GET /api/session`, answered by the proxy: `{"authenticated", "expiresAt"}`, refreshing when needed.
+   * `false` forwards `/session` upstream like any other path.
+   */
+  session?: false | { /** The path after the prefix. @default '/session' */ path?: string };
+  /**
+   * Refresh tokens: captured at login into a second httpOnly cookie and used to renew the access token
+   * before it expires (or once after an upstream 401). `false` turns it off.
+   */
+  refresh?:
+    | false
+    | {
+        /** Upstream refresh endpoint (POST). @default '/refresh' */
+        path?: string;
+        /** The JSON field of the refresh request body. @default 'refreshToken' */
+        bodyField?: string;
+        /** Where the refresh token sits in login and refresh answers; a dotted path is allowed. @default 'refreshToken' */
+        tokenField?: string;
+        /** The upstream's refresh cookie, if it sends the refresh token as a Set-Cookie. @default 'refreshToken' */
+        upstreamCookieName?: string;
+        /** The proxy's httpOnly cookie for it. @default 'refresh-token' */
+        cookieName?: string;
+        /** Lifetime of a refresh token that is not a JWT with `exp`; unset: a session cookie. @default undefined */
+        maxAgeSeconds?: number;
+        /** Refresh when the access token expires within this many seconds. @default 30 */
+        skewSeconds?: number;
+        /** How long the result of a rotation is reused for requests still holding the old refresh token. @default 10 */
+        reuseWindowSeconds?: number;
+      };
+  /**
    * No upstream answer within this time gives 504.
    * @default Number(process.env.API_TIMEOUT_MS) || 30000
    */
@@ -114,6 +143,19 @@ export interface ResolvedOptions {
   };
   login: { path: string; tokenField: string[]; maxResponseBytes: number };
   logout: { path: string; upstreamPath: string | undefined };
+  session: { path: string } | undefined;
+  refresh:
+    | {
+        path: string;
+        bodyField: string;
+        tokenField: string[];
+        upstreamCookieName: string;
+        cookieName: string;
+        maxAgeSeconds: number | undefined;
+        skewSeconds: number;
+        reuseWindowSeconds: number;
+      }
+    | undefined;
   timeoutMs: number;
   trustProxy: boolean;
   csrf: {
@@ -134,6 +176,17 @@ export const defaultOptions = {
   cookie: { name: 'auth-token', sameSite: 'lax', secure: 'auto', maxAgeSeconds: undefined },
   login: { path: '/login', tokenField: 'authToken', maxResponseBytes: 64 * 1024 },
   logout: { path: '/logout', upstreamPath: undefined },
+  session: { path: '/session' },
+  refresh: {
+    path: '/refresh',
+    bodyField: 'refreshToken',
+    tokenField: 'refreshToken',
+    upstreamCookieName: 'refreshToken',
+    cookieName: 'refresh-token',
+    maxAgeSeconds: undefined,
+    skewSeconds: 30,
+    reuseWindowSeconds: 10,
+  },
   timeoutMs: 30_000,
   trustProxy: false,
   csrf: { trustSameSite: false, requireHeader: undefined, appOrigin: undefined },
@@ -189,6 +242,12 @@ function parseApiUrl(raw: string | undefined): URL {
   return url;
 }
 
+function parseFieldPath(name: string, value: string): string[] {
+  const parts = value.split('.');
+  if (parts.some((part) => part === '')) throw new ProxyConfigError(`${name} "${value}" is not a field path`);
+  return parts;
+}
+
 function parseOrigin(raw: string): string {
   try {
     const url = new URL(raw);
@@ -237,8 +296,20 @@ export function resolveOptions(options: ApiProxyOptions = {}): ResolvedOptions {
   if (authHeader !== 'auth-token' && authHeader !== 'bearer') {
     throw new ProxyConfigError(`authHeader must be 'auth-token' or 'bearer'`);
   }
-  const tokenField = login.tokenField.split('.');
-  if (tokenField.some((part) => part === '')) throw new ProxyConfigError(`login.tokenField "${login.tokenField}" is not a field path`);
+  const tokenField = parseFieldPath('login.tokenField', login.tokenField);
+  const refresh = options.refresh === false ? undefined : { ...defaultOptions.refresh, ...options.refresh };
+  if (refresh) {
+    if (!isValidCookieName(refresh.cookieName) || refresh.cookieName === cookie.name) {
+      throw new ProxyConfigError(`refresh.cookieName "${refresh.cookieName}" must be a valid cookie name other than cookie.name`);
+    }
+    if (/^__(host|secure)-/i.test(refresh.cookieName) && cookie.secure !== true) {
+      throw new ProxyConfigError(`refresh.cookieName "${refresh.cookieName}" has a prefix that needs cookie.secure: true`);
+    }
+    if (refresh.maxAgeSeconds !== undefined) checkPositive('refresh.maxAgeSeconds', refresh.maxAgeSeconds);
+    checkPositive('refresh.skewSeconds', refresh.skewSeconds, { allowZero: true });
+    checkPositive('refresh.reuseWindowSeconds', refresh.reuseWindowSeconds, { allowZero: true });
+    if (refresh.bodyField === '') throw new ProxyConfigError('refresh.bodyField must not be empty');
+  }
 
   const pathPrefix = checkPath('pathPrefix', options.pathPrefix ?? defaultOptions.pathPrefix);
   const csrf = options.csrf === false ? undefined : { ...defaultOptions.csrf, ...options.csrf };
@@ -247,8 +318,10 @@ export function resolveOptions(options: ApiProxyOptions = {}): ResolvedOptions {
     throw new ProxyConfigError('csrf.requireHeader needs a header name and a non-empty value');
   }
   const appOrigin = csrf?.appOrigin ?? (process.env.APP_ORIGIN || undefined);
-  if (options.passUpstreamCookies?.some((name) => name === cookie.name)) {
-    throw new ProxyConfigError(`passUpstreamCookies must not name the session cookie "${cookie.name}"`);
+  const ownCookies = [cookie.name, ...(refresh ? [refresh.cookieName, refresh.upstreamCookieName] : [])];
+  const clash = options.passUpstreamCookies?.find((name) => ownCookies.includes(name));
+  if (clash !== undefined) {
+    throw new ProxyConfigError(`passUpstreamCookies must not name the session or refresh cookie "${clash}"`);
   }
   const maxRequestBodyBytes = options.maxRequestBodyBytes;
   if (maxRequestBodyBytes !== undefined) checkPositive('maxRequestBodyBytes', maxRequestBodyBytes);
@@ -266,6 +339,17 @@ export function resolveOptions(options: ApiProxyOptions = {}): ResolvedOptions {
     logout: {
       path: checkPath('logout.path', logout.path).toLowerCase(),
       upstreamPath: logout.upstreamPath === undefined ? undefined : checkPath('logout.upstreamPath', logout.upstreamPath),
+    },
+    session: options.session === false ? undefined : { path: checkPath('session.path', options.session?.path ?? defaultOptions.session.path).toLowerCase() },
+    refresh: refresh && {
+      path: checkPath('refresh.path', refresh.path),
+      bodyField: refresh.bodyField,
+      tokenField: parseFieldPath('refresh.tokenField', refresh.tokenField),
+      upstreamCookieName: refresh.upstreamCookieName,
+      cookieName: refresh.cookieName,
+      maxAgeSeconds: refresh.maxAgeSeconds,
+      skewSeconds: refresh.skewSeconds,
+      reuseWindowSeconds: refresh.reuseWindowSeconds,
     },
     timeoutMs: checkPositive('timeoutMs', options.timeoutMs ?? readEnvNumber('API_TIMEOUT_MS') ?? defaultOptions.timeoutMs),
     trustProxy: options.trustProxy ?? readEnvBoolean('TRUST_PROXY') ?? defaultOptions.trustProxy,

@@ -2,6 +2,7 @@ import { validateHeaderName, validateHeaderValue, type IncomingMessage, type Ser
 import type { ResolvedOptions } from './options';
 import { sendError } from './errors';
 import { getClientResponseHeaders } from './headers';
+import { mergeSetCookieHeader } from './session-cookie';
 
 /** Passes the upstream response on as a stream, with hop-by-hop headers and upstream cookies removed. */
 export function streamResponse(proxyRes: IncomingMessage, res: ServerResponse, options: ResolvedOptions): void {
@@ -19,6 +20,7 @@ export function streamResponse(proxyRes: IncomingMessage, res: ServerResponse, o
     sendError(res, 'bad_upstream_response');
     return;
   }
+  mergeSetCookieHeader(res, headers);
   res.writeHead(proxyRes.statusCode ?? 502, headers);
   // An upstream that dies mid-body cuts the client's connection at once: a truncated response, not a
   // hang. (A client that goes away is handled by the exchange, which destroys `proxyRes`.) `pipe`,

@@ -1,5 +1,6 @@
 import http, { type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
+import { Readable } from 'node:stream';
 import httpProxy from 'http-proxy';
 import type { ResolvedOptions } from './options';
 
@@ -16,8 +17,12 @@ export interface ExchangeListeners {
 export interface Upstream {
   /** http(s) agent with keep-alive, shared by every request of this proxy. */
   readonly agent: http.Agent;
-  /** Streams `req` to the upstream; `req.url` and `req.headers` must already be the upstream's. */
-  forward(req: IncomingMessage, res: ServerResponse, listeners: ExchangeListeners): void;
+  /**
+   * Streams `req` to the upstream; `req.url` and `req.headers` must already be the upstream's.
+   * `replayEmptyBody` sends the request again with an empty body (a retry of a body-less request,
+   * whose stream has already ended).
+   */
+  forward(req: IncomingMessage, res: ServerResponse, listeners: ExchangeListeners, options?: { replayEmptyBody?: boolean }): void;
 }
 
 // Sockets idle longer than this are closed by us before a typical upstream (Node's default keep-alive
@@ -72,9 +77,11 @@ export function createUpstream(options: ResolvedOptions): Upstream {
 
   return {
     agent,
-    forward(req, res, listeners) {
+    forward(req, res, listeners, forwardOptions = {}) {
       exchanges.set(req, listeners);
-      proxy.web(req, res, {}, (err: NodeJS.ErrnoException) => listeners.onUpstreamError(err));
+      // http-proxy pipes `buffer` instead of `req` when given one.
+      const perRequest = forwardOptions.replayEmptyBody ? { buffer: Readable.from([]) } : {};
+      proxy.web(req, res, perRequest, (err: NodeJS.ErrnoException) => listeners.onUpstreamError(err));
     },
   };
 }

@@ -1,3 +1,5 @@
 export { createServerApi, apiPath, type ServerApi, type ServerApiResponse } from './server-api';
 export { ServerApiError, type ServerApiErrorCode } from './server-api-error';
 export { withSession, redirectToLogin, type SessionContext, type WithSessionOptions } from './with-session';
+export { getSession } from './get-session';
+export type { SessionInfo } from '../proxy';

@@ -1,7 +1,18 @@
-import type { IncomingMessage } from 'node:http';
-import { callUpstream, parseProxiedTarget, readSessionToken, upstreamAuthHeader, UpstreamCallError, type ApiProxyOptions } from '../proxy';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  appendSetCookie,
+  callUpstream,
+  parseProxiedTarget,
+  readRefreshToken,
+  readSessionToken,
+  resolveSession,
+  upstreamAuthHeader,
+  UpstreamCallError,
+  type ApiProxyOptions,
+} from '../proxy';
 import { ServerApiError } from './server-api-error';
 import { getUpstreamContext } from './upstream-context';
+import { clearSessionOn } from './session-cookies';
 
 export interface ServerApiResponse<T> {
   status: number;
@@ -10,8 +21,14 @@ export interface ServerApiResponse<T> {
 
 /** A client for getServerSideProps: calls API_URL directly with the token from the request's cookie. */
 export interface ServerApi {
-  /** True when the request carries a session cookie (not a promise that the API accepts it). */
+  /** True when the request carries a session or refresh cookie (not a promise that the API accepts it). */
   readonly hasSession: boolean;
+  /**
+   * The access token to use, refreshed first when it is missing or about to expire (the new cookies
+   * are set on `ctx.res`). Throws ServerApiError('unauthorized') when the refresh token is refused.
+   * For server-lib's own use: never put it in props.
+   */
+  sessionToken(): Promise<string | undefined>;
   get<T = unknown>(path: string): Promise<ServerApiResponse<T>>;
   delete<T = unknown>(path: string): Promise<ServerApiResponse<T>>;
   post<T = unknown>(path: string, body?: unknown): Promise<ServerApiResponse<T>>;
@@ -42,17 +59,33 @@ function parseJson(body: Buffer): unknown {
 
 /**
  * Creates the server-side API client for one request. Options are the proxy's (cookie name, header
- * format, API_URL): pass the same object given to `createApiProxy`, or nothing for the defaults.
+ * format, API_URL, refresh): pass the same object given to `createApiProxy`, or nothing for the
+ * defaults. An access token about to expire is refreshed on first use, as the proxy route does, and the
+ * new cookies are set on `ctx.res`.
  */
-export function createServerApi(ctx: { req: IncomingMessage }, options?: ApiProxyOptions): ServerApi {
+export function createServerApi(ctx: { req: IncomingMessage; res: ServerResponse }, options?: ApiProxyOptions): ServerApi {
   const { options: resolved, agent } = getUpstreamContext(options);
-  const token = readSessionToken(ctx.req, resolved);
+  let session: Promise<string | undefined> | undefined;
+
+  async function resolveToken(): Promise<string | undefined> {
+    const state = await resolveSession(ctx.req, resolved, agent);
+    if (state.kind === 'failed') throw new ServerApiError(state.code, state.code === 'upstream_timeout' ? 504 : 502);
+    if (state.kind === 'none') return undefined;
+    if (state.kind === 'expired') {
+      clearSessionOn(ctx, resolved);
+      throw new ServerApiError('unauthorized', 401);
+    }
+    if (!ctx.res.headersSent) appendSetCookie(ctx.res, ...state.setCookies);
+    return state.accessToken;
+  }
+  const sessionToken = () => (session ??= resolveToken());
 
   async function call<T>(method: string, path: string, body?: unknown): Promise<ServerApiResponse<T>> {
     // The same rules as the proxy route: no dot segments, encoded separators or foreign hosts.
     const target = parseProxiedTarget(path, '');
     if (typeof target === 'string' || target.path === '') throw new ServerApiError('bad_path', 400);
     const payload = body === undefined ? undefined : JSON.stringify(body);
+    const token = await sessionToken();
     let reply;
     try {
       reply = await callUpstream(resolved, agent, {
@@ -79,7 +112,8 @@ export function createServerApi(ctx: { req: IncomingMessage }, options?: ApiProx
   }
 
   return {
-    hasSession: token !== undefined,
+    hasSession: readSessionToken(ctx.req, resolved) !== undefined || readRefreshToken(ctx.req, resolved) !== undefined,
+    sessionToken,
     get: (path) => call('GET', path),
     delete: (path) => call('DELETE', path),
     post: (path, body) => call('POST', path, body),

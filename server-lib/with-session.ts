@@ -1,9 +1,10 @@
 import type { GetServerSideProps, GetServerSidePropsContext, GetServerSidePropsResult } from 'next';
 import type { ParsedUrlQuery } from 'node:querystring';
-import { appendSetCookie, clearedSessionCookie, type ApiProxyOptions } from '../proxy';
+import type { ApiProxyOptions } from '../proxy';
 import { createServerApi, type ServerApi } from './server-api';
 import { ServerApiError } from './server-api-error';
 import { getUpstreamContext } from './upstream-context';
+import { clearSessionOn } from './session-cookies';
 
 export interface WithSessionOptions {
   /** The proxy's options (the same object given to `createApiProxy`). @default the defaults and env */
@@ -34,10 +35,12 @@ export function withSession<P extends Record<string, unknown>, Q extends ParsedU
     const api = createServerApi(ctx, apiOptions);
     if (!api.hasSession) return redirectToLogin(ctx.resolvedUrl, loginPath);
     try {
+      // A session that cannot be refreshed is sent to the login page before the page's own calls.
+      if ((await api.sessionToken()) === undefined) return redirectToLogin(ctx.resolvedUrl, loginPath);
       return await handler({ ...ctx, api });
     } catch (err) {
       if (err instanceof ServerApiError && err.code === 'unauthorized') {
-        appendSetCookie(ctx.res, clearedSessionCookie(ctx.req, getUpstreamContext(apiOptions).options));
+        clearSessionOn(ctx, getUpstreamContext(apiOptions).options);
         return redirectToLogin(ctx.resolvedUrl, loginPath);
       }
       throw err;

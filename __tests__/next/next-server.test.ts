@@ -83,7 +83,7 @@ describe('the catch-all route under next start', () => {
   it('answers logout itself', async () => {
     const res = await rawRequest(app.url, 'POST', '/api/logout', { cookie: 'auth-token=x', 'sec-fetch-site': 'same-origin' });
     expect(res.status).toBe(200);
-    expect(res.headers['set-cookie']).toEqual(['auth-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0']);
+    expect(res.headers['set-cookie']).toEqual(['auth-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0', 'refresh-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0']);
   });
 
   it('sends no X-Powered-By header', async () => {

@@ -4,7 +4,8 @@ import { setupNock } from '../helpers/nock';
 import { listen, startProxy } from '../helpers/servers';
 
 const API = 'http://api.test';
-const CLEARED = 'auth-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0';
+// Both the session cookie and the refresh-token cookie are cleared.
+const CLEARED = ['auth-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0', 'refresh-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0'];
 
 setupNock();
 
@@ -15,7 +16,7 @@ describe('logout', () => {
       const res = await request(proxy.url).post('/api/logout').set('sec-fetch-site', 'same-origin').set('cookie', 'auth-token=t1');
       expect(res.status).toBe(200);
       expect(res.text).toBe('{"loggedOut":true}');
-      expect(res.headers['set-cookie']).toEqual([CLEARED]);
+      expect(res.headers['set-cookie']).toEqual(CLEARED);
       expect(res.headers['cache-control']).toBe('no-store');
     } finally {
       await proxy.close();
@@ -26,7 +27,7 @@ describe('logout', () => {
     const proxy = await startProxy({ apiUrl: API, cookie: { name: 'sid', sameSite: 'strict', secure: true } });
     try {
       const res = await request(proxy.url).post('/api/logout').set('sec-fetch-site', 'same-origin');
-      expect(res.headers['set-cookie']).toEqual(['sid=; Path=/; HttpOnly; SameSite=Strict; Secure; Max-Age=0']);
+      expect(res.headers['set-cookie']).toEqual(['sid=; Path=/; HttpOnly; SameSite=Strict; Secure; Max-Age=0', 'refresh-token=; Path=/; HttpOnly; SameSite=Strict; Secure; Max-Age=0']);
     } finally {
       await proxy.close();
     }
@@ -50,7 +51,7 @@ describe('logout', () => {
       const told = nock(API).post('/v1/session/end').matchHeader('auth-token', 't1').matchHeader('cookie', (value) => value === undefined).reply(204);
       const res = await request(proxy.url).post('/api/logout').set('sec-fetch-site', 'same-origin').set('cookie', 'auth-token=t1');
       expect(res.status).toBe(200);
-      expect(res.headers['set-cookie']).toEqual([CLEARED]);
+      expect(res.headers['set-cookie']).toEqual(CLEARED);
       expect(told.isDone()).toBe(true);
     } finally {
       await proxy.close();
@@ -62,7 +63,7 @@ describe('logout', () => {
     try {
       const res = await request(proxy.url).post('/api/logout').set('sec-fetch-site', 'same-origin');
       expect(res.status).toBe(200);
-      expect(res.headers['set-cookie']).toEqual([CLEARED]);
+      expect(res.headers['set-cookie']).toEqual(CLEARED);
     } finally {
       await proxy.close();
     }
@@ -74,7 +75,7 @@ describe('logout', () => {
       nock(API).post('/logout').reply(500, 'boom');
       const failed = await request(proxy.url).post('/api/logout').set('sec-fetch-site', 'same-origin').set('cookie', 'auth-token=t1');
       expect(failed.status).toBe(200);
-      expect(failed.headers['set-cookie']).toEqual([CLEARED]);
+      expect(failed.headers['set-cookie']).toEqual(CLEARED);
       expect(proxy.logger.lines.join('\n')).not.toContain('t1');
     } finally {
       await proxy.close();
@@ -89,7 +90,7 @@ describe('logout', () => {
     try {
       const res = await request(proxy.url).post('/api/logout').set('sec-fetch-site', 'same-origin').set('cookie', 'auth-token=t1');
       expect(res.status).toBe(200);
-      expect(res.headers['set-cookie']).toEqual([CLEARED]);
+      expect(res.headers['set-cookie']).toEqual(CLEARED);
       expect(proxy.logger.lines).toEqual([expect.stringContaining('upstream logout failed')]);
     } finally {
       await proxy.close();

@@ -102,6 +102,7 @@ describe('upstream cookies', () => {
     } finally {
       await proxy.close();
     }
-    expect(() => resolveOptions({ apiUrl: upstream.url, passUpstreamCookies: ['auth-token'] })).toThrow(/session cookie/);
+    expect(() => resolveOptions({ apiUrl: upstream.url, passUpstreamCookies: ['auth-token'] })).toThrow(/session or refresh cookie/);
+    expect(() => resolveOptions({ apiUrl: upstream.url, passUpstreamCookies: ['refreshToken'] })).toThrow(/session or refresh cookie/);
   });
 });

@@ -131,7 +131,7 @@ describe('withSession', () => {
     nock(API).get('/v1/me').reply(401, { error: 'expired' });
     const ctx = fakeContext(`auth-token=${TOKEN}`);
     await expect(handler(ctx)).resolves.toEqual({ redirect: { destination: '/login?next=%2Fprofile', permanent: false } });
-    expect(ctx.res.getHeader('set-cookie')).toEqual(['auth-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0']);
+    expect(ctx.res.getHeader('set-cookie')).toEqual(['auth-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0', 'refresh-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0']);
   });
 
   it('lets other failures through as a ServerApiError (Next shows its error page)', async () => {

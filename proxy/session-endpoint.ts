@@ -1,0 +1,33 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ResolvedOptions } from './options';
+import type { Upstream } from './upstream';
+import { sendError, sendJson } from './errors';
+import { readJwtExpiry } from './jwt';
+import { resolveSession, type SessionState } from './refresh';
+import { appendSetCookie } from './session-cookie';
+
+export interface SessionInfo {
+  authenticated: boolean;
+  /** When the access token expires (ISO 8601), or null when unknown or not signed in. */
+  expiresAt: string | null;
+}
+
+/** What a session state says to a page or a browser: never the token. */
+export function describeSession(session: SessionState): SessionInfo {
+  const exp = session.kind === 'active' ? readJwtExpiry(session.accessToken) : undefined;
+  return { authenticated: session.kind === 'active', expiresAt: exp === undefined ? null : new Date(exp * 1000).toISOString() };
+}
+
+/**
+ * Answers `GET /api/session` itself: `{"authenticated": bool, "expiresAt": ISO date | null}`, never a
+ * token. A session about to expire is refreshed first (its new cookies ride on this answer); a refused
+ * refresh clears the cookies and answers unauthenticated; an upstream failure is 502 with cookies kept.
+ */
+export async function answerSession(req: IncomingMessage, res: ServerResponse, options: ResolvedOptions, upstream: Upstream): Promise<void> {
+  req.resume();
+  const session = await resolveSession(req, options, upstream.agent);
+  if (res.headersSent || res.destroyed) return;
+  if (session.kind === 'failed') return sendError(res, session.code);
+  if (session.kind !== 'none') appendSetCookie(res, ...session.setCookies);
+  sendJson(res, 200, JSON.stringify(describeSession(session)));
+}
