@@ -9,4 +9,6 @@ export const bffOptions = {
   logout: { upstreamPath: '/logout' },
   // DEMO_CSRF_HEADER=1 turns on the stricter anti-forgery header (the demo's fetch always sends it).
   csrf: process.env.DEMO_CSRF_HEADER === '1' ? { requireHeader: { name: 'x-csrf', value: '1' } } : {},
+  // DEMO_REFRESH_SKEW_SECONDS lets the end-to-end test use access tokens of a few seconds.
+  refresh: { skewSeconds: Number(process.env.DEMO_REFRESH_SKEW_SECONDS ?? 30) },
 } satisfies ApiProxyOptions;

@@ -44,7 +44,12 @@ if (build.status !== 0) {
   process.exit(build.status ?? 1);
 }
 
-start('demo-api', [TSX_BIN, 'demo-api/main.ts'], { DEMO_API_PORT: apiPort, DEMO_API_HOST: host });
+// Short-lived access tokens, so the demo shows refresh at work within a minute.
+start('demo-api', [TSX_BIN, 'demo-api/main.ts'], {
+  DEMO_API_PORT: apiPort,
+  DEMO_API_HOST: host,
+  DEMO_ACCESS_TOKEN_TTL_SECONDS: process.env.DEMO_ACCESS_TOKEN_TTL_SECONDS ?? '60',
+});
 start('next', [NEXT_BIN, 'start', '-H', host, '-p', appPort], { API_URL: apiUrl, NEXT_TELEMETRY_DISABLED: '1' });
 
 const user = DEMO_USERS[0];

@@ -8,6 +8,13 @@ export interface DemoApiOptions {
   secret: string;
   /** Access-token lifetime. @default 900 */
   accessTokenTtlSeconds?: number;
+  /** Refresh-token lifetime. @default 86400 */
+  refreshTokenTtlSeconds?: number;
+  /**
+   * How long an already-exchanged refresh token still gets the same answer (for a second instance of the
+   * BFF that raced the first). 0: any reuse revokes the whole family. @default 0
+   */
+  refreshGraceSeconds?: number;
   /** One line per request; never a token or a body. @default console.log */
   log?: (line: string) => void;
 }
@@ -55,21 +62,49 @@ function publicUser(user: DemoUser) {
 export function createDemoApi(options: DemoApiOptions): http.Server {
   const store = new DemoStore();
   const ttl = options.accessTokenTtlSeconds ?? 900;
+  const refreshTtl = options.refreshTokenTtlSeconds ?? 86_400;
+  const graceMs = (options.refreshGraceSeconds ?? 0) * 1000;
   const log = options.log ?? ((line: string) => console.log(line));
 
-  function issueAccessToken(user: DemoUser): string {
+  /** An access token and a refresh token of one family (one login and its rotations). */
+  function issueTokens(user: DemoUser, family: string) {
     const now = Math.floor(Date.now() / 1000);
-    const claims: JwtClaims = { sub: user.id, jti: randomUUID(), iat: now, exp: now + ttl };
-    return signJwt(claims, options.secret);
+    const access: JwtClaims = { sub: user.id, jti: randomUUID(), fam: family, iat: now, exp: now + ttl };
+    const refresh: JwtClaims = { sub: user.id, jti: randomUUID(), fam: family, typ: 'refresh', iat: now, exp: now + refreshTtl };
+    store.rememberRefreshToken(refresh.jti, family, user.id);
+    return { authToken: signJwt(access, options.secret), refreshToken: signJwt(refresh, options.secret) };
   }
 
   function authenticate(req: IncomingMessage): { user: DemoUser; claims: JwtClaims } {
     const header = req.headers['auth-token'];
     const token = typeof header === 'string' ? header : undefined;
     const claims = token ? verifyJwt(token, options.secret) : null;
-    const user = claims && !store.isRevoked(claims.jti) ? store.userById(claims.sub) : undefined;
+    const usable = claims && claims.typ !== 'refresh' && !store.isRevoked(claims.jti) && !store.isFamilyRevoked(String(claims.fam));
+    const user = usable ? store.userById(claims.sub) : undefined;
     if (!claims || !user) throw new HttpError(401, 'unauthorized', 'A valid auth-token header is required.');
     return { user, claims };
+  }
+
+  /**
+   * Refresh-token rotation with reuse detection: each refresh token is exchanged once; presenting one
+   * again (after the grace period) is taken as theft and revokes its whole family.
+   */
+  function refresh(token: unknown) {
+    const claims = typeof token === 'string' ? verifyJwt(token, options.secret) : null;
+    const record = claims?.typ === 'refresh' ? store.refreshRecord(claims.jti) : undefined;
+    const user = record ? store.userById(record.userId) : undefined;
+    if (!claims || !record || !user || store.isFamilyRevoked(record.family)) {
+      throw new HttpError(401, 'invalid_grant', 'The refresh token is not valid.');
+    }
+    if (record.usedAt !== undefined) {
+      if (Date.now() - record.usedAt <= graceMs) return record.successor;
+      store.revokeFamily(record.family);
+      log(`[demo-api] refresh token reused: family revoked`);
+      throw new HttpError(401, 'invalid_grant', 'The refresh token was already used.');
+    }
+    const tokens = issueTokens(user, record.family);
+    store.markRefreshTokenUsed(claims.jti, tokens);
+    return tokens;
   }
 
   async function route(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
@@ -79,7 +114,11 @@ export function createDemoApi(options: DemoApiOptions): http.Server {
         const body = await readJson(req);
         const user = typeof body.email === 'string' && typeof body.password === 'string' ? store.findUser(body.email, body.password) : undefined;
         if (!user) throw new HttpError(401, 'invalid_credentials', 'Wrong email or password.');
-        return sendJson(res, 200, { authToken: issueAccessToken(user), user: publicUser(user) });
+        return sendJson(res, 200, { ...issueTokens(user, randomUUID()), user: publicUser(user) });
+      }
+      case 'POST /refresh': {
+        const body = await readJson(req);
+        return sendJson(res, 200, refresh(body.refreshToken));
       }
       case 'GET /me':
         return sendJson(res, 200, { user: publicUser(authenticate(req).user) });
@@ -99,8 +138,10 @@ export function createDemoApi(options: DemoApiOptions): http.Server {
         return sendJson(res, 200, { bytes });
       }
       case 'POST /logout': {
+        // The whole family goes: the access token's, and the refresh token's if it is sent.
         const { claims } = authenticate(req);
         store.revoke(claims.jti);
+        store.revokeFamily(String(claims.fam));
         return sendJson(res, 200, { loggedOut: true });
       }
       default:

@@ -17,10 +17,14 @@ afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
 });
 
-async function login(): Promise<string> {
+async function loginTokens(): Promise<{ authToken: string; refreshToken: string }> {
   const res = await request(url).post('/login').send({ email: 'ada@example.com', password: 'lovelace' });
   expect(res.status).toBe(200);
-  return res.body.authToken as string;
+  return res.body as { authToken: string; refreshToken: string };
+}
+
+async function login(): Promise<string> {
+  return (await loginTokens()).authToken;
 }
 
 describe('demo API', () => {
@@ -78,6 +82,54 @@ describe('demo API', () => {
     const token = await login();
     expect((await request(url).post('/logout').set('auth-token', token)).status).toBe(200);
     expect((await request(url).get('/me').set('auth-token', token)).status).toBe(401);
+  });
+
+  it('rotates refresh tokens: each works once and gives a new pair', async () => {
+    const first = await loginTokens();
+    const rotated = await request(url).post('/refresh').send({ refreshToken: first.refreshToken });
+    expect(rotated.status).toBe(200);
+    expect(rotated.body.refreshToken).not.toBe(first.refreshToken);
+    expect((await request(url).get('/me').set('auth-token', rotated.body.authToken)).status).toBe(200);
+    const again = await request(url).post('/refresh').send({ refreshToken: rotated.body.refreshToken });
+    expect(again.status).toBe(200);
+  });
+
+  it('a reused refresh token revokes its whole family', async () => {
+    const first = await loginTokens();
+    const rotated = await request(url).post('/refresh').send({ refreshToken: first.refreshToken });
+    const reuse = await request(url).post('/refresh').send({ refreshToken: first.refreshToken });
+    expect(reuse.status).toBe(401);
+    expect(reuse.body.error.code).toBe('invalid_grant');
+    expect((await request(url).get('/me').set('auth-token', rotated.body.authToken)).status).toBe(401);
+    expect((await request(url).post('/refresh').send({ refreshToken: rotated.body.refreshToken })).status).toBe(401);
+  });
+
+  it('within a grace period, a reused refresh token gets the same answer instead', async () => {
+    const graceful = createDemoApi({ secret: SECRET, refreshGraceSeconds: 30, log: () => {} });
+    await new Promise<void>((resolve) => graceful.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(graceful.address() as AddressInfo).port}`;
+    try {
+      const { refreshToken } = (await request(base).post('/login').send({ email: 'ada@example.com', password: 'lovelace' })).body as { refreshToken: string };
+      const a = await request(base).post('/refresh').send({ refreshToken });
+      const b = await request(base).post('/refresh').send({ refreshToken });
+      expect(b.status).toBe(200);
+      expect(b.body).toEqual(a.body);
+    } finally {
+      graceful.closeAllConnections();
+      await new Promise((resolve) => graceful.close(resolve));
+    }
+  });
+
+  it('refuses an access token as a refresh token, and a refresh token as an access token', async () => {
+    const { authToken, refreshToken } = await loginTokens();
+    expect((await request(url).post('/refresh').send({ refreshToken: authToken })).status).toBe(401);
+    expect((await request(url).get('/me').set('auth-token', refreshToken)).status).toBe(401);
+  });
+
+  it('logout revokes the family: the refresh token stops working too', async () => {
+    const { authToken, refreshToken } = await loginTokens();
+    await request(url).post('/logout').set('auth-token', authToken);
+    expect((await request(url).post('/refresh').send({ refreshToken })).status).toBe(401);
   });
 
   it('logs one line per request, with the path and never a token', async () => {

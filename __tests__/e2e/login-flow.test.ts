@@ -116,3 +116,42 @@ describe('the demo with csrf.requireHeader on (DEMO_CSRF_HEADER=1)', () => {
     expect(status).toBe(403);
   });
 });
+
+describe('a session that outlives its access token (refresh)', () => {
+  // Access tokens of 4 s, refreshed within 1 s of expiry: the test can wait past a token's lifetime.
+  let shortApi: DemoApiProcess;
+  let shortApp: NextApp;
+  let shortPage: Page;
+
+  beforeAll(async () => {
+    shortApi = await startDemoApi({ DEMO_ACCESS_TOKEN_TTL_SECONDS: '4' });
+    shortApp = await startNextApp(DIST, { API_URL: shortApi.url, DEMO_REFRESH_SKEW_SECONDS: '1' });
+    shortPage = await (await browser.newContext()).newPage();
+  });
+  afterAll(async () => {
+    await shortApp?.stop();
+    await shortApi?.stop();
+  });
+
+  const refreshesSeen = () => (shortApi.output().match(/POST \/refresh 200/g) ?? []).length;
+
+  it('stays logged in past the access token lifetime with exactly one refresh', async () => {
+    await shortPage.goto(`${shortApp.url}/login`);
+    await shortPage.fill('#password', 'lovelace');
+    await Promise.all([shortPage.waitForURL(`${shortApp.url}/profile`), shortPage.click('button[type=submit]')]);
+    await shortPage.getByText('No items yet.').waitFor();
+    expect(refreshesSeen()).toBe(0);
+
+    await new Promise((resolve) => setTimeout(resolve, 5_500));
+    const response = await shortPage.reload();
+    expect(new URL(shortPage.url()).pathname).toBe('/profile');
+    expect(await response?.text()).toContain('Ada Lovelace');
+    await shortPage.getByText('No items yet.').waitFor();
+    const status = await shortPage.evaluate(async () => (await fetch('/api/items', { headers: { 'x-csrf': '1' } })).status);
+    expect(status).toBe(200);
+    expect(refreshesSeen()).toBe(1);
+    const cookies = await shortPage.context().cookies(shortApp.url);
+    expect(cookies.find((cookie) => cookie.name === 'refresh-token')).toMatchObject({ httpOnly: true });
+    expect(await shortPage.evaluate(() => document.cookie)).not.toContain('refresh-token');
+  });
+});
