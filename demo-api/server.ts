@@ -97,7 +97,7 @@ export function createDemoApi(options: DemoApiOptions): http.Server {
       throw new HttpError(401, 'invalid_grant', 'The refresh token is not valid.');
     }
     if (record.usedAt !== undefined) {
-      if (Date.now() - record.usedAt <= graceMs) return record.successor;
+      if (graceMs > 0 && Date.now() - record.usedAt <= graceMs) return record.successor;
       store.revokeFamily(record.family);
       log(`[demo-api] refresh token reused: family revoked`);
       throw new HttpError(401, 'invalid_grant', 'The refresh token was already used.');
