@@ -1,0 +1,5 @@
+import { createApiProxy } from '../../../../../proxy';
+
+export default createApiProxy({ pathPrefix: '/api/proxy' });
+
+export const config = { api: { bodyParser: false, externalResolver: true, responseLimit: false } };

@@ -1,0 +1,3 @@
+export default function Index() {
+  return <main>next-bff-proxy bench reference app</main>;
+}
