@@ -149,6 +149,8 @@ async function main() {
     rewrites: `${appUrl}/rw/item`,
     proxy: `${appUrl}/api/proxy/item`,
     original: `${appUrl}/api/original/item`,
+    // Not a route to the upstream: an API route answering by itself, the ceiling for any API-route proxy.
+    'bare API route': `${appUrl}/api/bare`,
   };
   log(`warming up ${Object.keys(targets).join(', ')}`);
   for (const url of Object.values(targets)) await runLoad({ url, connections: 10, durationSeconds: 2 });

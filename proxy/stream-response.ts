@@ -4,6 +4,17 @@ import { sendError } from './errors';
 import { getClientResponseHeaders } from './headers';
 import { mergeSetCookieHeader } from './session-cookie';
 
+/**
+ * Server-sent events must reach the browser event by event. Next compresses responses (the `compression`
+ * middleware buffers inside gzip) unless told `Cache-Control: no-transform`; nginx-style proxies in front
+ * buffer unless told `X-Accel-Buffering: no`.
+ */
+function keepEventStreamUnbuffered(headers: Record<string, unknown>): void {
+  const cacheControl = String(headers['cache-control'] ?? '');
+  if (!/(^|,)\s*no-transform\s*(,|$)/i.test(cacheControl)) headers['cache-control'] = cacheControl ? `${cacheControl}, no-transform` : 'no-transform';
+  headers['x-accel-buffering'] ??= 'no';
+}
+
 /** Passes the upstream response on as a stream, with hop-by-hop headers and upstream cookies removed. */
 export function streamResponse(proxyRes: IncomingMessage, res: ServerResponse, options: ResolvedOptions): void {
   const headers = getClientResponseHeaders(proxyRes.headers, options, { keepLength: true });
@@ -20,6 +31,7 @@ export function streamResponse(proxyRes: IncomingMessage, res: ServerResponse, o
     sendError(res, 'bad_upstream_response');
     return;
   }
+  if (String(headers['content-type'] ?? '').toLowerCase().startsWith('text/event-stream')) keepEventStreamUnbuffered(headers);
   mergeSetCookieHeader(res, headers);
   res.writeHead(proxyRes.statusCode ?? 502, headers);
   // An upstream that dies mid-body cuts the client's connection at once: a truncated response, not a

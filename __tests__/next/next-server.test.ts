@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import { buildNextApp, startNextApp, type NextApp } from '../helpers/next-app';
 import { listen, rawRequest, readBody, type RunningServer } from '../helpers/servers';
+import { eventStreamUpstream, expectEventByEvent } from '../helpers/sse';
 
 // The route adapter (`pages/api/[...path].ts` and its exported `config`) in a real `next build` +
 // `next start`: the body parser is off, the query string survives Next's re-serialisation, and
@@ -9,9 +10,11 @@ import { listen, rawRequest, readBody, type RunningServer } from '../helpers/ser
 const DIST = '.next-jest';
 let upstream: RunningServer;
 let app: NextApp;
+const events = eventStreamUpstream();
 
 beforeAll(async () => {
   upstream = await listen(async (req, res) => {
+    if (req.url === '/v1/events') return events.handler(req, res);
     if (req.url === '/v1/login') {
       await readBody(req);
       res.setHeader('content-type', 'application/json');
@@ -84,6 +87,10 @@ describe('the catch-all route under next start', () => {
     const res = await rawRequest(app.url, 'POST', '/api/logout', { cookie: 'auth-token=x', 'sec-fetch-site': 'same-origin' });
     expect(res.status).toBe(200);
     expect(res.headers['set-cookie']).toEqual(['auth-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0', 'refresh-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0']);
+  });
+
+  it('passes server-sent events event by event, with no compression on the way (Accept-Encoding: gzip)', async () => {
+    await expectEventByEvent(`${app.url}/api/events`, events.signal, { 'accept-encoding': 'gzip, deflate, br' });
   });
 
   it('sends no X-Powered-By header', async () => {

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 // pattern (/api/original/*). BENCH_UPSTREAM_URL is read at build time (rewrites are compiled in).
 const here = path.dirname(fileURLToPath(import.meta.url));
 const upstream = process.env.BENCH_UPSTREAM_URL;
-if (!upstream) throw new Error('BENCH_UPSTREAM_URL must be set to build the bench reference app');
+if (!upstream) throw new Error('BENCH_UPSTREAM_URL must be set to build or start the bench reference app');
 
 /** @type {import('next').NextConfig} */
 const config = {
