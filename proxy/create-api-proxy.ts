@@ -138,7 +138,6 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, options:
   }
 
   setUpstreamRequestHeaders(req, options, token, route === 'login');
-  req.headers.host = options.upstream.host;
   req.url = buildUpstreamPath(options.upstreamBasePath, target);
   const canRetry = route !== 'login' && !refreshed && refreshToken !== undefined && hasNoBody(req);
   runExchange(req, res, options, upstream, {

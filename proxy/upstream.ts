@@ -35,6 +35,8 @@ export function createAgent(upstream: URL): http.Agent {
   return upstream.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
 }
 
+const EXCHANGE = Symbol('next-bff-proxy.exchange');
+
 export function createUpstream(options: ResolvedOptions): Upstream {
   const agent = createAgent(options.upstream);
   const { protocol, hostname, port } = options.upstream;
@@ -54,9 +56,16 @@ export function createUpstream(options: ResolvedOptions): Upstream {
     ws: false,
   });
 
-  // Per-request state, looked up by request: one listener per event for the life of the proxy.
-  // A `proxy.once(...)` per request would fire for whichever response came next under concurrency.
-  const exchanges = new WeakMap<IncomingMessage, ExchangeListeners>();
+  // Per-request state lives on the request itself (a symbol-keyed property): one listener per event for
+  // the life of the proxy. A `proxy.once(...)` per request would fire for whichever response came next
+  // under concurrency. (A WeakMap would do too, but its ephemeron entries cost the GC on every request:
+  // measured as the largest share of this proxy's own per-request cost.)
+  const exchanges = {
+    get: (req: IncomingMessage) => (req as IncomingMessage & { [EXCHANGE]?: ExchangeListeners })[EXCHANGE],
+    set: (req: IncomingMessage, listeners: ExchangeListeners) => {
+      (req as IncomingMessage & { [EXCHANGE]?: ExchangeListeners })[EXCHANGE] = listeners;
+    },
+  };
   proxy.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage) => {
     const listeners = exchanges.get(req);
     if (listeners) listeners.onUpstreamRequest(proxyReq);
