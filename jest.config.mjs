@@ -8,8 +8,8 @@ const config = {
   testEnvironment: 'node',
   roots: ['<rootDir>/__tests__'],
   testMatch: ['**/*.test.ts', '**/*.test.tsx'],
-  // End-to-end suites need a built app and a browser: they run through `npm run test:e2e`.
-  testPathIgnorePatterns: ['/node_modules/', '/__tests__/e2e/'],
+  // End-to-end suites need a built app and a browser, or a packed package: `npm run test:e2e`, `npm run test:dropin`.
+  testPathIgnorePatterns: ['/node_modules/', '/__tests__/e2e/', '/__tests__/dropin/'],
   testTimeout: 30_000,
 };
 

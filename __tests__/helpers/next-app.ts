@@ -29,12 +29,13 @@ export function buildNextApp(distDir: string, env: Record<string, string> = {}):
   if (result.status !== 0) throw new Error(`next build failed:\n${result.stdout}\n${result.stderr}`);
 }
 
-/** `next start` on 127.0.0.1 and a free port; resolves once it answers. */
-export async function startNextApp(distDir: string, env: Record<string, string>): Promise<NextApp> {
+/** `next start` on 127.0.0.1 and a free port; resolves once it answers. `appDir`: another app (its own next). */
+export async function startNextApp(distDir: string, env: Record<string, string>, appDir = ROOT): Promise<NextApp> {
   const port = await freePort();
   let output = '';
-  const child: ChildProcess = spawn(process.execPath, [NEXT_BIN, 'start', '-H', '127.0.0.1', '-p', String(port)], {
-    cwd: ROOT,
+  const nextBin = appDir === ROOT ? NEXT_BIN : path.join(appDir, 'node_modules/next/dist/bin/next');
+  const child: ChildProcess = spawn(process.execPath, [nextBin, 'start', '-H', '127.0.0.1', '-p', String(port)], {
+    cwd: appDir,
     env: { ...process.env, ...env, NEXT_DIST_DIR: distDir, NEXT_TELEMETRY_DISABLED: '1', NODE_ENV: 'production' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
