@@ -39,6 +39,6 @@ export function streamResponse(proxyRes: IncomingMessage, res: ServerResponse, o
   // An upstream that dies mid-body cuts the client's connection at once: a truncated response, not a
   // hang. (A client that goes away is handled by the exchange, which destroys `proxyRes`.) `pipe`,
   // not `pipeline`: it puts fewer listeners on `res`, where Next already keeps many.
-  proxyRes.once('error', () => res.destroy());
+  proxyRes.on('error', () => res.destroy());
   proxyRes.pipe(res);
 }

@@ -11,6 +11,16 @@ export interface NextApp {
   stop(): Promise<void>;
 }
 
+/** SIGTERM, then SIGKILL after 5 s; resolves when the process has exited. */
+export function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 5_000).unref();
+  });
+}
+
 /** A free port on 127.0.0.1 (taken and released; the window for a race is tiny). */
 export async function freePort(): Promise<number> {
   const probe = await listen(() => {});
@@ -59,12 +69,6 @@ export async function startNextApp(distDir: string, env: Record<string, string>,
   return {
     url,
     output: () => output,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-        setTimeout(() => child.kill('SIGKILL'), 5_000).unref();
-      }),
+    stop: () => stopChild(child),
   };
 }
