@@ -57,7 +57,7 @@ export function createUpstream(options: ResolvedOptions): Upstream {
   });
 
   // Per-request state lives on the request itself (a symbol-keyed property): one listener per event for
-  // the life of the proxy. A `proxy.once(...)` per request would fire for whichever response came next
+  // the life of the proxy. A once-listener per request on the shared proxy would fire for whichever response came next
   // under concurrency. (A WeakMap would do too, but its ephemeron entries cost the GC on every request:
   // measured as the largest share of this proxy's own per-request cost.)
   const exchanges = {
