@@ -143,6 +143,7 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, options:
   runExchange(req, res, options, upstream, {
     isLogin: route === 'login',
     closed,
+    secrets: [token, refreshToken],
     refreshAfter401: canRetry ? async () => applyRefresh(req, options, await refreshTokens(options, upstream.agent, refreshToken)) : undefined,
   });
 }

@@ -12,6 +12,8 @@ export interface ExchangeOptions {
   isLogin: boolean;
   /** Resolves on the response's 'close' (one shared listener: Next itself puts many on `res`). */
   closed: Promise<void>;
+  /** The request's tokens (access, refresh): never passed on in a response header. */
+  secrets: Array<string | undefined>;
   /**
    * Set when an upstream 401 may be answered by one refresh and one retry: the request has no body to
    * replay, a refresh token is there, and no refresh happened for this request yet.
@@ -68,6 +70,7 @@ export function runExchange(req: IncomingMessage, res: ServerResponse, options: 
         if (session.kind === 'none') return fail('session_expired', 'no refresh token after 401');
         appendSetCookie(res, ...session.setCookies);
         if (session.kind === 'expired') return fail('session_expired', 'refresh token refused after 401');
+        exchange.secrets.push(session.accessToken);
         Object.assign(req.headers, upstreamAuthHeader(options, session.accessToken));
         upstream.forward(req, res, listeners, { replayEmptyBody: true });
       },
@@ -109,7 +112,7 @@ export function runExchange(req: IncomingMessage, res: ServerResponse, options: 
       }
       clearTimeout(timer);
       settled = true;
-      streamResponse(response, res, options);
+      streamResponse(response, res, options, exchange.secrets);
     },
   };
   upstream.forward(req, res, listeners);

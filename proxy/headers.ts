@@ -81,6 +81,14 @@ export function upstreamAuthHeader(options: ResolvedOptions, token: string): Rec
 const DROPPED_RESPONSE_HEADERS = new Set(['content-length', 'transfer-encoding']);
 const DROPPED_RESPONSE_HEADER = /^(access-control-|x-(middleware|nextjs|invoke|next)-)/;
 
+// Shorter "tokens" would match ordinary header values by chance; real tokens are far longer.
+const MIN_SCRUBBED_TOKEN_LENGTH = 8;
+
+function carriesToken(value: string | string[], tokens: readonly string[]): boolean {
+  const text = Array.isArray(value) ? value.join('\n') : value;
+  return tokens.some((token) => text.includes(token));
+}
+
 function nameOfCookie(setCookie: string): string {
   return setCookie.slice(0, Math.max(0, setCookie.indexOf('='))).trim();
 }
@@ -90,12 +98,23 @@ function nameOfCookie(setCookie: string): string {
  * CORS and Next-internal headers removed, and `Set-Cookie` only for the cookies the options name
  * (never the session cookie: that one is the proxy's). `Content-Length` is kept when `keepLength`.
  */
-export function getClientResponseHeaders(upstream: IncomingHttpHeaders, options: ResolvedOptions, { keepLength }: { keepLength: boolean }): OutgoingHttpHeaders {
+export function getClientResponseHeaders(
+  upstream: IncomingHttpHeaders,
+  options: ResolvedOptions,
+  { keepLength, secrets = [] }: { keepLength: boolean; secrets?: readonly (string | undefined)[] },
+): OutgoingHttpHeaders {
   const listed = upstream.connection === undefined ? undefined : new Set(connectionListedNames(upstream.connection));
+  // Tokens the proxy holds for this request: an upstream that echoes one in a response header (a debug
+  // header, an echoed Authorization) would hand it to JavaScript, which can read response headers.
+  const tokens = secrets.filter((secret): secret is string => secret !== undefined && secret.length >= MIN_SCRUBBED_TOKEN_LENGTH);
   const out: OutgoingHttpHeaders = {};
   for (const name of Object.keys(upstream)) {
     const value = upstream[name];
     if (value === undefined || HOP_BY_HOP_HEADERS.has(name) || name.startsWith('proxy-') || listed?.has(name) || DROPPED_RESPONSE_HEADER.test(name)) continue;
+    if (tokens.length > 0 && carriesToken(value, tokens)) {
+      options.logger.warn(`[next-bff-proxy] dropped the upstream response header "${name}": it carried the session token`);
+      continue;
+    }
     if (DROPPED_RESPONSE_HEADERS.has(name) && !(keepLength && name === 'content-length')) continue;
     if (name === 'set-cookie') {
       const passed = (Array.isArray(value) ? value : [value]).filter((cookie) => {

@@ -28,6 +28,7 @@ export async function answerLogin(req: IncomingMessage, res: ServerResponse, pro
 
   let cookies: string[];
   let body: string;
+  let secrets: string[];
   try {
     const raw = await readBoundedBody(proxyRes, options.login.maxResponseBytes);
     const refresh = options.refresh;
@@ -35,6 +36,7 @@ export async function answerLogin(req: IncomingMessage, res: ServerResponse, pro
     const refreshToken = taken.refreshToken ?? (refresh ? readSetCookieValue(proxyRes.headers['set-cookie'], refresh.upstreamCookieName) : undefined);
     cookies = sessionCookies(req, options, { access: taken.token, refresh: refreshToken });
     body = taken.body;
+    secrets = refreshToken === undefined ? [taken.token] : [taken.token, refreshToken];
   } catch (err) {
     if (err instanceof LoginResponseError || err instanceof UnstorableTokenError) return { code: 'bad_login_response', detail: err.reason };
     if (err instanceof BodyReadError && err.reason !== 'cut_off') return { code: 'bad_login_response', detail: err.reason };
@@ -43,7 +45,7 @@ export async function answerLogin(req: IncomingMessage, res: ServerResponse, pro
 
   // A timeout or a client abort may have answered while the body was read.
   if (res.headersSent || res.destroyed) return 'sent';
-  const headers = getClientResponseHeaders(proxyRes.headers, options, { keepLength: false });
+  const headers = getClientResponseHeaders(proxyRes.headers, options, { keepLength: false, secrets });
   for (const name of REPRESENTATION_HEADERS) delete headers[name];
   appendSetCookie(res, ...cookies);
   sendJson(res, 200, body, headers as Record<string, string | string[] | number>);

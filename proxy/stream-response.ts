@@ -16,8 +16,8 @@ function keepEventStreamUnbuffered(headers: Record<string, unknown>): void {
 }
 
 /** Passes the upstream response on as a stream, with hop-by-hop headers and upstream cookies removed. */
-export function streamResponse(proxyRes: IncomingMessage, res: ServerResponse, options: ResolvedOptions): void {
-  const headers = getClientResponseHeaders(proxyRes.headers, options, { keepLength: true });
+export function streamResponse(proxyRes: IncomingMessage, res: ServerResponse, options: ResolvedOptions, secrets: readonly (string | undefined)[] = []): void {
+  const headers = getClientResponseHeaders(proxyRes.headers, options, { keepLength: true, secrets });
   try {
     // http-proxy would throw from inside its response handler on a header Node refuses to send
     // (node-http-proxy #1394); checked here first, so no header is half-written. (Names need no check:

@@ -106,3 +106,51 @@ describe('upstream cookies', () => {
     expect(() => resolveOptions({ apiUrl: upstream.url, passUpstreamCookies: ['refreshToken'] })).toThrow(/session or refresh cookie/);
   });
 });
+
+describe('tokens echoed in upstream response headers', () => {
+  const TOKEN = 'echoed-session-token-123';
+  let upstream: RunningServer;
+  beforeAll(async () => {
+    upstream = await listen((req, res) => {
+      if (req.url === '/login') {
+        res.setHeader('x-auth-token', `${TOKEN}`);
+        res.setHeader('x-refresh', 'refresh-token-value-456');
+        res.setHeader('content-type', 'application/json');
+        return void res.end(JSON.stringify({ authToken: TOKEN, refreshToken: 'refresh-token-value-456' }));
+      }
+      res.setHeader('x-debug-auth', `seen ${String(req.headers['auth-token'])}`);
+      res.setHeader('x-request-id', 'r-1');
+      res.end('ok');
+    });
+  });
+  afterAll(() => upstream.close());
+
+  it('drops a proxied response header that carries the session token, and keeps the others', async () => {
+    const proxy = await startProxy({ apiUrl: upstream.url });
+    try {
+      const res = await request(proxy.url).get('/api/x').set('cookie', `auth-token=${TOKEN}`);
+      expect(res.status).toBe(200);
+      expect(res.headers['x-debug-auth']).toBeUndefined();
+      expect(res.headers['x-request-id']).toBe('r-1');
+      expect(JSON.stringify(res.headers)).not.toContain(TOKEN);
+      expect(proxy.logger.lines).toEqual([expect.stringContaining('x-debug-auth')]);
+      expect(proxy.logger.lines.join('\n')).not.toContain(TOKEN);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('drops login response headers that carry the access or refresh token', async () => {
+    const proxy = await startProxy({ apiUrl: upstream.url });
+    try {
+      const res = await request(proxy.url).post('/api/login').set('sec-fetch-site', 'same-origin').send({});
+      expect(res.status).toBe(200);
+      expect(res.headers['x-auth-token']).toBeUndefined();
+      expect(res.headers['x-refresh']).toBeUndefined();
+      const others = Object.entries(res.headers).filter(([name]) => name !== 'set-cookie');
+      expect(JSON.stringify(others)).not.toMatch(/echoed-session-token-123|refresh-token-value-456/);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
