@@ -118,13 +118,14 @@ describe('the demo with csrf.requireHeader on (DEMO_CSRF_HEADER=1)', () => {
 });
 
 describe('a session that outlives its access token (refresh)', () => {
-  // Access tokens of 4 s, refreshed within 1 s of expiry: the test can wait past a token's lifetime.
+  // Access tokens of 6 s, refreshed within 1 s of expiry: the test can wait past a token's lifetime, with
+  // 5 s of margin on either side for the steps that must not refresh.
   let shortApi: DemoApiProcess;
   let shortApp: NextApp;
   let shortPage: Page;
 
   beforeAll(async () => {
-    shortApi = await startDemoApi({ DEMO_ACCESS_TOKEN_TTL_SECONDS: '4' });
+    shortApi = await startDemoApi({ DEMO_ACCESS_TOKEN_TTL_SECONDS: '6' });
     shortApp = await startNextApp(DIST, { API_URL: shortApi.url, DEMO_REFRESH_SKEW_SECONDS: '1' });
     shortPage = await (await browser.newContext()).newPage();
   });
@@ -142,7 +143,7 @@ describe('a session that outlives its access token (refresh)', () => {
     await shortPage.getByText('No items yet.').waitFor();
     expect(refreshesSeen()).toBe(0);
 
-    await new Promise((resolve) => setTimeout(resolve, 5_500));
+    await new Promise((resolve) => setTimeout(resolve, 7_000));
     const response = await shortPage.reload();
     expect(new URL(shortPage.url()).pathname).toBe('/profile');
     expect(await response?.text()).toContain('Ada Lovelace');
