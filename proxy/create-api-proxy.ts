@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ProxyConfigError, resolveOptions, type ApiProxyOptions, type ResolvedOptions } from './options';
+import type { ApiProxyOptions, ResolvedOptions } from './options';
+import { ProxyConfigError, resolveOptions } from './resolve-options';
 import { sendError } from './errors';
 import { setUpstreamRequestHeaders } from './headers';
 import { answerLogout } from './logout';
