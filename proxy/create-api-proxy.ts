@@ -74,12 +74,15 @@ function isAllowed(options: ResolvedOptions, path: string, method: string): bool
   );
 }
 
-// RFC 9110 §9.2.2-ish: methods a client does not expect to carry a body; only such a request, with no
-// body framing at all, can be sent a second time after a refresh (a streamed body is never replayed).
+// Only a request with no body framing at all can be sent a second time (a streamed body is never
+// replayed): after a refresh, or after a stale keep-alive socket.
 function hasNoBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
   return req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0');
 }
+
+// RFC 9110 §9.2.2: idempotent methods, which may be retried when a connection fails before an answer.
+const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'DELETE']);
 
 async function handleRequest(req: IncomingMessage, res: ServerResponse, options: ResolvedOptions, upstream: Upstream, closed: Promise<void>): Promise<void> {
   const target = parseProxiedTarget(getRawRequestTarget(req), options.pathPrefix);
@@ -145,6 +148,7 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, options:
     isLogin: route === 'login',
     closed,
     secrets: [token, refreshToken],
+    replayable: IDEMPOTENT_METHODS.has(method) && hasNoBody(req),
     refreshAfter401: canRetry ? async () => applyRefresh(req, options, await refreshTokens(options, upstream.agent, refreshToken)) : undefined,
   });
 }

@@ -14,6 +14,8 @@ export interface ExchangeOptions {
   closed: Promise<void>;
   /** The request's tokens (access, refresh): never passed on in a response header. */
   secrets: Array<string | undefined>;
+  /** An idempotent request without a body: safe to send again on a fresh connection. */
+  replayable: boolean;
   /**
    * Set when an upstream 401 may be answered by one refresh and one retry: the request has no body to
    * replay, a refresh token is there, and no refresh happened for this request yet.
@@ -32,6 +34,7 @@ export function runExchange(req: IncomingMessage, res: ServerResponse, options: 
   let settled = false;
   let timedOut = false;
   let retried = false;
+  let staleSocketRetried = false;
 
   const abortUpstream = () => {
     proxyReq?.destroy();
@@ -84,6 +87,15 @@ export function runExchange(req: IncomingMessage, res: ServerResponse, options: 
       if (settled) request.destroy();
     },
     onUpstreamError(err: NodeJS.ErrnoException) {
+      // A kept-alive socket the upstream closed just as it was reused: the request never got an answer.
+      // Node's advice for this race is one retry of an idempotent request, on a fresh connection.
+      const stale = proxyReq?.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE');
+      if (stale && exchange.replayable && !staleSocketRetried && !settled && !timedOut) {
+        staleSocketRetried = true;
+        proxyReq = undefined;
+        upstream.forward(req, res, listeners, { replayEmptyBody: true });
+        return;
+      }
       fail(timedOut ? 'upstream_timeout' : 'upstream_unavailable', err.code ?? 'connection failed');
     },
     onUpstreamResponse(response: IncomingMessage) {

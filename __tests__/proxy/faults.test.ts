@@ -254,3 +254,53 @@ describe('configuration errors', () => {
     }
   });
 });
+
+describe('a kept-alive upstream socket that the upstream closed as it was reused', () => {
+  // A raw upstream: the first request on each connection is answered (keep-alive); a second request on
+  // the same connection makes it drop the connection unanswered, as a server whose idle timeout fired.
+  let upstream: net.Server;
+  let url: string;
+  let connections = 0;
+  beforeAll(async () => {
+    upstream = net.createServer((socket) => {
+      connections += 1;
+      let requests = 0;
+      socket.on('data', (data: Buffer) => {
+        if (!data.includes('\r\n\r\n')) return;
+        requests += 1;
+        if (requests === 1) socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok');
+        else socket.destroy();
+      });
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => upstream.close(() => resolve())));
+
+  it('retries an idempotent request without a body once, on a fresh connection', async () => {
+    const proxy = await startProxy({ apiUrl: url });
+    try {
+      connections = 0;
+      expect((await request(proxy.url).get('/api/a')).text).toBe('ok');
+      const second = await request(proxy.url).get('/api/b');
+      expect(second.status).toBe(200);
+      expect(second.text).toBe('ok');
+      expect(connections).toBe(2);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('does not replay a POST: it answers 502', async () => {
+    const proxy = await startProxy({ apiUrl: url });
+    try {
+      expect((await request(proxy.url).get('/api/a')).status).toBe(200);
+      const post = await request(proxy.url).post('/api/items').send({ a: 1 });
+      expect(post.status).toBe(502);
+      expect(post.body.error.code).toBe('upstream_unavailable');
+    } finally {
+      await proxy.close();
+    }
+  });
+});
