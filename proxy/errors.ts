@@ -50,11 +50,7 @@ const MESSAGE: Record<ProxyErrorCode, string> = {
   internal_error: 'Internal error.',
 };
 
-export function statusOf(code: ProxyErrorCode): number {
-  return STATUS[code];
-}
-
-export function errorBody(code: ProxyErrorCode): string {
+function errorBody(code: ProxyErrorCode): string {
   return JSON.stringify({ error: { code, message: MESSAGE[code] } });
 }
 

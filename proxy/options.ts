@@ -115,7 +115,7 @@ export interface ApiProxyOptions {
       };
   /**
    * Only these upstream paths (prefixes, after the route prefix) and methods are forwarded; others get
-   * 403 `path_not_allowed`. Unset: every path. Login and logout are always allowed.
+   * 403 `path_not_allowed`. Unset: every path. Login, logout and the session endpoint are always allowed.
    * @default undefined
    */
   allow?: Array<{ pathPrefix: string; methods?: string[] }>;

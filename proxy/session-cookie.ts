@@ -10,7 +10,7 @@ const COOKIE_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 // (no whitespace, DQUOTE, comma, semicolon or backslash).
 const COOKIE_VALUE = /^[\x21\x23-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]+$/;
 // RFC 6265bis §5.6: a user agent ignores a cookie whose name and value together exceed 4096 octets.
-export const MAX_COOKIE_NAME_VALUE_BYTES = 4096;
+const MAX_COOKIE_NAME_VALUE_BYTES = 4096;
 
 export function isValidCookieName(name: string): boolean {
   return COOKIE_NAME.test(name);
