@@ -21,7 +21,15 @@ const SOAK_REQUESTS = Number(process.env.BENCH_SOAK_REQUESTS ?? 100_000);
 const SAME_ORIGIN = { 'sec-fetch-site': 'same-origin' };
 
 const children: ChildProcess[] = [];
-process.on('exit', () => children.forEach((child) => child.kill('SIGKILL')));
+// Each child leads its own process group (tsx runs the script in a grandchild): the group is killed.
+function stopGroup(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): void {
+  try {
+    process.kill(-(child.pid ?? 0), signal);
+  } catch {
+    // already gone
+  }
+}
+process.on('exit', () => children.forEach((child) => stopGroup(child)));
 process.on('SIGINT', () => process.exit(130));
 
 function log(line: string) {
@@ -38,7 +46,7 @@ async function freePort(): Promise<number> {
 }
 
 async function startProcess(name: string, args: string[], env: Record<string, string>, ready: (output: string) => boolean): Promise<ChildProcess> {
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env, NEXT_TELEMETRY_DISABLED: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env, NEXT_TELEMETRY_DISABLED: '1' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   children.push(child);
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -183,8 +191,9 @@ async function main() {
 
   // A fresh server for the rest: the original pattern leaks a listener (and its request) per call,
   // which would otherwise sit in the memory figures below.
-  app.kill('SIGTERM');
-  await new Promise((resolve) => app.once('exit', resolve));
+  const exited = new Promise((resolve) => app.once('exit', resolve));
+  stopGroup(app, 'SIGTERM');
+  await exited;
   app = await startApp();
   const pid = app.pid ?? 0;
 
