@@ -6,7 +6,7 @@ import { setUpstreamRequestHeaders } from './headers';
 import { answerLogout } from './logout';
 import { getRawRequestTarget } from './request-info';
 import { appendSetCookie, readRefreshToken, readSessionToken } from './session-cookie';
-import { applyRefresh, needsRefresh, refreshTokens } from './refresh';
+import { needsRefresh, refreshSession } from './refresh';
 import { answerSession } from './session-endpoint';
 import { createUpstream, type Upstream } from './upstream';
 import { buildUpstreamPath, parseProxiedTarget } from './upstream-path';
@@ -127,29 +127,27 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, options:
   let refreshed = false;
   if (route !== 'login' && refreshToken !== undefined && needsRefresh(token, options)) {
     // Refresh before forwarding: the request carries the new token, the answer the new cookies.
-    const session = applyRefresh(req, options, await refreshTokens(options, upstream.agent, refreshToken));
+    const session = await refreshSession(req, options, upstream.agent, refreshToken);
     if (session.kind === 'failed') return sendError(res, session.code);
+    appendSetCookie(res, ...session.setCookies);
     if (session.kind === 'expired') {
-      appendSetCookie(res, ...session.setCookies);
       req.resume();
       return sendError(res, 'session_expired');
     }
-    if (session.kind === 'active') {
-      appendSetCookie(res, ...session.setCookies);
-      token = session.accessToken;
-      refreshed = true;
-    }
+    token = session.accessToken;
+    refreshed = true;
   }
 
   setUpstreamRequestHeaders(req, options, token, route === 'login');
   req.url = buildUpstreamPath(options.upstreamBasePath, target);
-  const canRetry = route !== 'login' && !refreshed && refreshToken !== undefined && hasNoBody(req);
+  const bodyless = hasNoBody(req);
+  const canRetry = route !== 'login' && !refreshed && refreshToken !== undefined && bodyless;
   runExchange(req, res, options, upstream, {
     isLogin: route === 'login',
     closed,
     secrets: [token, refreshToken],
-    replayable: IDEMPOTENT_METHODS.has(method) && hasNoBody(req),
-    refreshAfter401: canRetry ? async () => applyRefresh(req, options, await refreshTokens(options, upstream.agent, refreshToken)) : undefined,
+    replayable: IDEMPOTENT_METHODS.has(method) && bodyless,
+    refreshAfter401: canRetry ? () => refreshSession(req, options, upstream.agent, refreshToken) : undefined,
   });
 }
 

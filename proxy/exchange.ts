@@ -1,7 +1,7 @@
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { ResolvedOptions } from './options';
 import type { Upstream } from './upstream';
-import type { SessionState } from './refresh';
+import type { RefreshedSession } from './refresh';
 import { sendError, type ProxyErrorCode } from './errors';
 import { upstreamAuthHeader } from './headers';
 import { answerLogin } from './login';
@@ -20,7 +20,7 @@ export interface ExchangeOptions {
    * Set when an upstream 401 may be answered by one refresh and one retry: the request has no body to
    * replay, a refresh token is there, and no refresh happened for this request yet.
    */
-  refreshAfter401?: () => Promise<SessionState>;
+  refreshAfter401?: () => Promise<RefreshedSession>;
 }
 
 /**
@@ -64,13 +64,12 @@ export function runExchange(req: IncomingMessage, res: ServerResponse, options: 
     }
   });
 
-  const retryAfterRefresh = (refresh: () => Promise<SessionState>) => {
+  const retryAfterRefresh = (refresh: () => Promise<RefreshedSession>) => {
     retried = true;
     refresh().then(
       (session) => {
         if (settled) return;
         if (session.kind === 'failed') return fail(session.code, 'refresh after 401 failed');
-        if (session.kind === 'none') return fail('session_expired', 'no refresh token after 401');
         appendSetCookie(res, ...session.setCookies);
         if (session.kind === 'expired') return fail('session_expired', 'refresh token refused after 401');
         exchange.secrets.push(session.accessToken);

@@ -129,11 +129,18 @@ export async function resolveSession(req: IncomingMessage, options: ResolvedOpti
   if (refreshToken === undefined || !needsRefresh(accessToken, options)) {
     return accessToken === undefined ? { kind: 'none' } : { kind: 'active', accessToken, setCookies: [] };
   }
+  return refreshSession(req, options, agent, refreshToken);
+}
+
+/** A session after a refresh: never 'none' (there was a refresh token to present). */
+export type RefreshedSession = Exclude<SessionState, { kind: 'none' }>;
+
+/** Refreshes with `refreshToken` and says what the response must carry: new cookies, or cleared ones. */
+export async function refreshSession(req: IncomingMessage, options: ResolvedOptions, agent: http.Agent, refreshToken: string): Promise<RefreshedSession> {
   return applyRefresh(req, options, await refreshTokens(options, agent, refreshToken));
 }
 
-/** Turns a refresh outcome into the session state and the cookies the response must carry. */
-export function applyRefresh(req: IncomingMessage, options: ResolvedOptions, outcome: RefreshOutcome): SessionState {
+function applyRefresh(req: IncomingMessage, options: ResolvedOptions, outcome: RefreshOutcome): RefreshedSession {
   if (outcome.kind === 'failed') return outcome;
   if (outcome.kind === 'rejected') return { kind: 'expired', setCookies: clearedSessionCookies(req, options) };
   try {
