@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { appendSetCookie, describeSession, resolveSession, type ApiProxyOptions, type SessionInfo } from '../proxy';
-import { ServerApiError } from './server-api-error';
-import { clearSessionOn } from './session-cookies';
+import { describeSession, type ApiProxyOptions, type SessionInfo } from '../proxy';
+import { resolvePageSession } from './session-cookies';
 import { getUpstreamContext } from './upstream-context';
 
 /**
@@ -11,9 +10,5 @@ import { getUpstreamContext } from './upstream-context';
  */
 export async function getSession(ctx: { req: IncomingMessage; res: ServerResponse }, options?: ApiProxyOptions): Promise<SessionInfo> {
   const { options: resolved, agent } = getUpstreamContext(options);
-  const session = await resolveSession(ctx.req, resolved, agent);
-  if (session.kind === 'failed') throw new ServerApiError(session.code, session.code === 'upstream_timeout' ? 504 : 502);
-  if (session.kind === 'expired') clearSessionOn(ctx, resolved);
-  if (session.kind === 'active' && !ctx.res.headersSent) appendSetCookie(ctx.res, ...session.setCookies);
-  return describeSession(session);
+  return describeSession(await resolvePageSession(ctx, resolved, agent));
 }

@@ -31,4 +31,9 @@ export class ServerApiError extends Error {
     super(MESSAGE[code]);
     this.name = 'ServerApiError';
   }
+
+  /** A call that got no usable answer: 504 for a timeout, 502 otherwise (as the proxy route answers). */
+  static forFailedCall(code: 'upstream_unavailable' | 'upstream_timeout' | 'bad_upstream_response'): ServerApiError {
+    return new ServerApiError(code, code === 'upstream_timeout' ? 504 : 502);
+  }
 }

@@ -1,18 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
-  appendSetCookie,
   callUpstream,
   parseProxiedTarget,
   readRefreshToken,
   readSessionToken,
-  resolveSession,
   upstreamAuthHeader,
   UpstreamCallError,
   type ApiProxyOptions,
 } from '../proxy';
 import { ServerApiError } from './server-api-error';
 import { getUpstreamContext } from './upstream-context';
-import { clearSessionOn } from './session-cookies';
+import { resolvePageSession } from './session-cookies';
 
 export interface ServerApiResponse<T> {
   status: number;
@@ -68,15 +66,9 @@ export function createServerApi(ctx: { req: IncomingMessage; res: ServerResponse
   let session: Promise<string | undefined> | undefined;
 
   async function resolveToken(): Promise<string | undefined> {
-    const state = await resolveSession(ctx.req, resolved, agent);
-    if (state.kind === 'failed') throw new ServerApiError(state.code, state.code === 'upstream_timeout' ? 504 : 502);
-    if (state.kind === 'none') return undefined;
-    if (state.kind === 'expired') {
-      clearSessionOn(ctx, resolved);
-      throw new ServerApiError('unauthorized', 401);
-    }
-    if (!ctx.res.headersSent) appendSetCookie(ctx.res, ...state.setCookies);
-    return state.accessToken;
+    const state = await resolvePageSession(ctx, resolved, agent);
+    if (state.kind === 'expired') throw new ServerApiError('unauthorized', 401);
+    return state.kind === 'active' ? state.accessToken : undefined;
   }
   const sessionToken = () => (session ??= resolveToken());
 
@@ -102,7 +94,7 @@ export function createServerApi(ctx: { req: IncomingMessage; res: ServerResponse
     } catch (err) {
       if (err instanceof UpstreamCallError) {
         resolved.logger.error(`[next-bff-proxy] server-lib ${err.code} (${method}): ${err.message}`);
-        throw new ServerApiError(err.code, err.code === 'upstream_timeout' ? 504 : 502);
+        throw ServerApiError.forFailedCall(err.code);
       }
       throw err;
     }

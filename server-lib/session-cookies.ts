@@ -1,12 +1,29 @@
+import type http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { appendSetCookie, clearedSessionCookies, type ResolvedOptions } from '../proxy';
+import { appendSetCookie, clearedSessionCookies, resolveSession, type ResolvedOptions, type SessionState } from '../proxy';
+import { ServerApiError } from './server-api-error';
+
+type PageContext = { req: IncomingMessage; res: ServerResponse };
 
 // Responses whose session cookies are already being cleared: the clearing is sent once.
 const cleared = new WeakSet<ServerResponse>();
 
 /** Sets the cookies that end the session (access and refresh) on the page's response, once. */
-export function clearSessionOn(ctx: { req: IncomingMessage; res: ServerResponse }, options: ResolvedOptions): void {
+export function clearSessionOn(ctx: PageContext, options: ResolvedOptions): void {
   if (cleared.has(ctx.res) || ctx.res.headersSent) return;
   cleared.add(ctx.res);
   appendSetCookie(ctx.res, ...clearedSessionCookies(ctx.req, options));
+}
+
+/**
+ * The page request's session, refreshed when needed, with what that means for the page's response
+ * already done: new cookies set, or the session cleared when the refresh token was refused. A refresh
+ * the upstream could not answer is thrown as a ServerApiError.
+ */
+export async function resolvePageSession(ctx: PageContext, options: ResolvedOptions, agent: http.Agent): Promise<Exclude<SessionState, { kind: 'failed' }>> {
+  const session = await resolveSession(ctx.req, options, agent);
+  if (session.kind === 'failed') throw ServerApiError.forFailedCall(session.code);
+  if (session.kind === 'expired') clearSessionOn(ctx, options);
+  if (session.kind === 'active' && !ctx.res.headersSent) appendSetCookie(ctx.res, ...session.setCookies);
+  return session;
 }
