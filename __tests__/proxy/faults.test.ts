@@ -142,7 +142,7 @@ describe('upstream faults', () => {
     await closed;
   });
 
-  it('keeps serving after every fault above (no crash, no double answer)', async () => {
+  it('keeps serving the next request after an upstream reset (no crash)', async () => {
     let calls = 0;
     upstream = await listen((req, res) => {
       calls += 1;
