@@ -12,6 +12,7 @@ import { createUpstream, type Upstream } from './upstream';
 import { buildUpstreamPath, parseProxiedTarget } from './upstream-path';
 import { runExchange } from './exchange';
 import { isCrossSiteRequest } from './csrf';
+import { readBodyFraming } from './request-framing';
 
 /** A request handler for a Next API route or a plain `node:http` server. Resolves when the response is done. */
 export type ApiProxyHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -74,12 +75,6 @@ function isAllowed(options: ResolvedOptions, path: string, method: string): bool
   );
 }
 
-// Only a request with no body framing at all can be sent a second time (a streamed body is never
-// replayed): after a refresh, or after a stale keep-alive socket.
-function hasNoBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0');
-}
 
 // RFC 9110 §9.2.2: idempotent methods, which may be retried when a connection fails before an answer.
 const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'DELETE']);
@@ -89,6 +84,13 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, options:
   if (typeof target === 'string') {
     req.resume();
     sendError(res, target);
+    return;
+  }
+  const framing = readBodyFraming(req.headers);
+  if (framing === 'invalid') {
+    // Nothing of this body is read or forwarded, and the connection is not reused: where its framing
+    // is in doubt, so is the start of the next request on it.
+    sendError(res, 'bad_request', { connection: 'close' });
     return;
   }
   const method = (req.method ?? 'GET').toUpperCase();
@@ -140,7 +142,9 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, options:
 
   setUpstreamRequestHeaders(req, options, token, route === 'login');
   req.url = buildUpstreamPath(options.upstreamBasePath, target);
-  const bodyless = hasNoBody(req);
+  // Only a request without a body can be sent a second time (a streamed body is never replayed):
+  // after a refresh, or after a stale keep-alive socket.
+  const bodyless = framing === 'none' || (framing === 'length' && req.headers['content-length'] === '0');
   const canRetry = route !== 'login' && !refreshed && refreshToken !== undefined && bodyless;
   runExchange(req, res, options, upstream, {
     isLogin: route === 'login',

@@ -3,6 +3,7 @@ import { mergeSetCookieHeader } from './session-cookie';
 
 /** The stable codes a client can see in `{"error":{"code":...}}`. */
 export type ProxyErrorCode =
+  | 'bad_request'
   | 'bad_path'
   | 'not_found'
   | 'method_not_allowed'
@@ -18,6 +19,7 @@ export type ProxyErrorCode =
   | 'internal_error';
 
 const STATUS: Record<ProxyErrorCode, number> = {
+  bad_request: 400,
   bad_path: 400,
   not_found: 404,
   method_not_allowed: 405,
@@ -35,6 +37,7 @@ const STATUS: Record<ProxyErrorCode, number> = {
 
 // Generic on purpose: what went wrong inside (addresses, upstream messages, stacks) stays in the log.
 const MESSAGE: Record<ProxyErrorCode, string> = {
+  bad_request: 'The request is malformed.',
   bad_path: 'The request path cannot be forwarded.',
   not_found: 'Not found.',
   method_not_allowed: 'Method not allowed.',

@@ -51,8 +51,12 @@ export function setUpstreamRequestHeaders(req: IncomingMessage, options: Resolve
   const headers: IncomingHttpHeaders = { host: options.upstream.host };
   for (const name of Object.keys(source)) {
     if (DROPPED_REQUEST_HEADERS.has(name) || NEXT_INTERNAL_HEADER.test(name) || listed?.has(name)) continue;
-    // Transfer-Encoding stays: it is how Node's client frames the streamed body it forwards.
-    if ((HOP_BY_HOP_HEADERS.has(name) || name.startsWith('proxy-')) && name !== 'transfer-encoding') continue;
+    if (name === 'transfer-encoding') {
+      // The body stays chunked (checked by readBodyFraming): Node's client re-chunks it, with the same bytes.
+      headers[name] = 'chunked';
+      continue;
+    }
+    if (HOP_BY_HOP_HEADERS.has(name) || name.startsWith('proxy-')) continue;
     headers[name] = source[name];
   }
 

@@ -56,6 +56,16 @@ export function createUpstream(options: ResolvedOptions): Upstream {
     ws: false,
   });
 
+  // http-proxy's `deleteLength` pass sets `Content-Length: 0` on a DELETE or OPTIONS without one and
+  // drops `Transfer-Encoding`, yet still pipes the body: the upstream reads that body as the next request
+  // on the pooled connection (request smuggling; node-http-proxy #1720). The proxy owns framing: the
+  // headers it builds carry the client's own framing, and no pass rewrites them.
+  const passes = proxy as unknown as { webPasses: Array<{ name: string }> };
+  passes.webPasses = passes.webPasses.filter((pass) => pass.name !== 'deleteLength');
+  if (passes.webPasses.map((pass) => pass.name).join() !== 'timeout,XHeaders,stream') {
+    throw new Error('next-bff-proxy: unexpected http-proxy web passes; refusing to forward with unknown request rewrites');
+  }
+
   // Per-request state lives on the request itself (a symbol-keyed property): one listener per event for
   // the life of the proxy. A once-listener per request on the shared proxy would fire for whichever response came next
   // under concurrency. (A WeakMap would do too, but its ephemeron entries cost the GC on every request:
