@@ -5,8 +5,8 @@ import { sendError } from './errors';
 import { setUpstreamRequestHeaders } from './headers';
 import { answerLogout } from './logout';
 import { getRawRequestTarget } from './request-info';
-import { appendSetCookie, readRefreshToken, readSessionToken } from './session-cookie';
-import { needsRefresh, refreshSession } from './refresh';
+import { appendSetCookie, clearedSessionCookies, readSessionCookies } from './session-cookie';
+import { needsRefresh, refreshSession, retryAfterHeader } from './refresh';
 import { answerSession } from './session-endpoint';
 import { createUpstream, type Upstream } from './upstream';
 import { buildUpstreamPath, parseProxiedTarget } from './upstream-path';
@@ -104,9 +104,10 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, options:
   }
 
   // Read before the headers are rewritten: the rewrite removes the browser's Cookie header.
-  let token = readSessionToken(req, options);
-  const refreshToken = readRefreshToken(req, options);
-  const hasSession = token !== undefined || refreshToken !== undefined;
+  const cookies = readSessionCookies(req, options);
+  let token = cookies.access;
+  const refreshToken = cookies.refresh;
+  const hasSession = token !== undefined || refreshToken !== undefined || cookies.conflict;
   if (isCrossSiteRequest(req, options, { hasSession, isSessionRoute: route === 'login' || route === 'logout' })) {
     req.resume();
     sendError(res, 'csrf');
@@ -125,12 +126,18 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, options:
     sendError(res, 'payload_too_large', { connection: 'close' });
     return;
   }
+  // Two cookies of one name: neither is trusted. The request goes on without a session, and the
+  // answer clears what can be cleared.
+  if (cookies.conflict) appendSetCookie(res, ...clearedSessionCookies(req, options));
 
   let refreshed = false;
   if (route !== 'login' && refreshToken !== undefined && needsRefresh(token, options)) {
     // Refresh before forwarding: the request carries the new token, the answer the new cookies.
     const session = await refreshSession(req, options, upstream.agent, refreshToken);
-    if (session.kind === 'failed') return sendError(res, session.code);
+    if (session.kind === 'failed') {
+      req.resume();
+      return sendError(res, session.code, retryAfterHeader(session));
+    }
     appendSetCookie(res, ...session.setCookies);
     if (session.kind === 'expired') {
       req.resume();

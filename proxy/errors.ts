@@ -16,6 +16,8 @@ export type ProxyErrorCode =
   | 'upstream_timeout'
   | 'bad_upstream_response'
   | 'bad_login_response'
+  | 'refresh_unavailable'
+  | 'request_timeout'
   | 'internal_error';
 
 const STATUS: Record<ProxyErrorCode, number> = {
@@ -32,6 +34,8 @@ const STATUS: Record<ProxyErrorCode, number> = {
   upstream_timeout: 504,
   bad_upstream_response: 502,
   bad_login_response: 502,
+  refresh_unavailable: 503,
+  request_timeout: 408,
   internal_error: 500,
 };
 
@@ -50,6 +54,8 @@ const MESSAGE: Record<ProxyErrorCode, string> = {
   upstream_timeout: 'The API did not answer in time.',
   bad_upstream_response: 'The API sent a response that cannot be passed on.',
   bad_login_response: 'The API sent a login response that cannot be used.',
+  refresh_unavailable: 'The session cannot be renewed right now: try again shortly.',
+  request_timeout: 'The request body did not arrive in time.',
   internal_error: 'Internal error.',
 };
 
@@ -71,7 +77,8 @@ export function sendError(res: ServerResponse, code: ProxyErrorCode, extraHeader
     ...extraHeaders,
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),
-    'cache-control': 'no-store',
+    // `private` too: an error may carry Set-Cookie (a cleared or renewed session).
+    'cache-control': 'private, no-store',
     'x-content-type-options': 'nosniff',
   });
   res.end(body);
@@ -85,7 +92,8 @@ export function sendJson(res: ServerResponse, status: number, body: string, head
     ...own,
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),
-    'cache-control': 'no-store',
+    'cache-control': 'private, no-store',
+    'x-content-type-options': 'nosniff',
   });
   res.end(body);
 }

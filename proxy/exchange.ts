@@ -1,7 +1,7 @@
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { ResolvedOptions } from './options';
 import type { Upstream } from './upstream';
-import type { RefreshedSession } from './refresh';
+import { retryAfterHeader, type RefreshedSession } from './refresh';
 import { sendError, type ProxyErrorCode } from './errors';
 import { upstreamAuthHeader } from './headers';
 import { answerLogin } from './login';
@@ -69,7 +69,7 @@ export function runExchange(req: IncomingMessage, res: ServerResponse, options: 
     refresh().then(
       (session) => {
         if (settled) return;
-        if (session.kind === 'failed') return fail(session.code, 'refresh after 401 failed');
+        if (session.kind === 'failed') return fail(session.code, 'refresh after 401 failed', retryAfterHeader(session));
         appendSetCookie(res, ...session.setCookies);
         if (session.kind === 'expired') return fail('session_expired', 'refresh token refused after 401');
         exchange.secrets.push(session.accessToken);

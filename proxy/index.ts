@@ -1,8 +1,8 @@
 export { createApiProxy, type ApiProxyHandler } from './create-api-proxy';
 export { defaultOptions, type ApiProxyOptions, type ResolvedOptions, type ProxyLogger } from './options';
 export { resolveOptions, ProxyConfigError } from './resolve-options';
-export { readSessionToken, readRefreshToken, sessionCookies, clearedSessionCookies, appendSetCookie } from './session-cookie';
-export { resolveSession, type SessionState } from './refresh';
+export { readSessionCookies, sessionCookies, clearedSessionCookies, appendSetCookie } from './session-cookie';
+export { resolveSession, refreshSession, type SessionState } from './refresh';
 export { callUpstream, UpstreamCallError, type UpstreamCall, type UpstreamReply } from './upstream-call';
 export { upstreamAuthHeader } from './headers';
 export { createAgent } from './upstream';

@@ -34,7 +34,9 @@ export async function answerLogin(req: IncomingMessage, res: ServerResponse, pro
     const refresh = options.refresh;
     const taken = takeTokensFromBody(raw, options.login.tokenField, refresh?.tokenField);
     const refreshToken = taken.refreshToken ?? (refresh ? readSetCookieValue(proxyRes.headers['set-cookie'], refresh.upstreamCookieName) : undefined);
-    cookies = sessionCookies(req, options, { access: taken.token, refresh: refreshToken });
+    // A login replaces both cookies: with no refresh token in this answer, a previous user's refresh
+    // cookie must not survive, or the next refresh would sign the browser in as that user.
+    cookies = sessionCookies(req, options, { access: taken.token, refresh: refreshToken ?? null });
     body = taken.body;
     secrets = refreshToken === undefined ? [taken.token] : [taken.token, refreshToken];
   } catch (err) {

@@ -3,35 +3,51 @@ import type { ResolvedOptions } from './options';
 import type { Upstream } from './upstream';
 import { sendJson } from './errors';
 import { upstreamAuthHeader } from './headers';
-import { appendSetCookie, clearedSessionCookies, readRefreshToken, readSessionToken } from './session-cookie';
+import { needsRefresh, refreshTokens } from './refresh';
+import { appendSetCookie, clearedSessionCookies, readSessionCookies } from './session-cookie';
 import { callUpstream } from './upstream-call';
+
+/**
+ * What the upstream logout is given to revoke: a usable access token and the refresh token. A browser
+ * drops an expired access cookie, so after expiry only the refresh token is left; it is exchanged first
+ * (single flight, like any refresh) so the upstream gets an access token it accepts, and then the new
+ * refresh token to revoke. A refresh token the upstream refuses is already dead: nothing is left to revoke.
+ */
+async function tokensToRevoke(req: IncomingMessage, options: ResolvedOptions, upstream: Upstream) {
+  const { access, refresh, conflict } = readSessionCookies(req, options);
+  if (conflict || refresh === undefined || !needsRefresh(access, options)) return conflict ? undefined : { access, refresh };
+  const outcome = await refreshTokens(options, upstream.agent, refresh);
+  if (outcome.kind === 'rejected') return undefined;
+  if (outcome.kind === 'failed') return { access, refresh };
+  return { access: outcome.tokens.access, refresh: outcome.tokens.refresh ?? refresh };
+}
 
 /**
  * Answers `POST /api/logout` itself: the session (and refresh) cookies are cleared whatever happens
  * upstream. With `logout.upstreamPath`, the API is told first, with the token and (in the JSON body)
- * the refresh token, so it can revoke both.
+ * the refresh token, so it can revoke both. A failed upstream logout is logged, never shown.
  */
 export async function answerLogout(req: IncomingMessage, res: ServerResponse, options: ResolvedOptions, upstream: Upstream): Promise<void> {
   // Any request body is of no use here; reading it lets the connection be reused.
   req.resume();
-  const token = readSessionToken(req, options);
-  const refreshToken = readRefreshToken(req, options);
   const upstreamPath = options.logout.upstreamPath;
-  if (upstreamPath !== undefined && (token !== undefined || refreshToken !== undefined)) {
-    const body = refreshToken !== undefined && options.refresh ? JSON.stringify({ [options.refresh.bodyField]: refreshToken }) : undefined;
+  const tokens = upstreamPath === undefined ? undefined : await tokensToRevoke(req, options, upstream);
+  if (upstreamPath !== undefined && tokens && (tokens.access !== undefined || tokens.refresh !== undefined)) {
+    const { access, refresh } = tokens;
+    const body = refresh !== undefined && options.refresh ? JSON.stringify({ [options.refresh.bodyField]: refresh }) : undefined;
     try {
       const reply = await callUpstream(options, upstream.agent, {
         method: 'POST',
         path: upstreamPath,
-        headers: { ...(token === undefined ? {} : upstreamAuthHeader(options, token)), ...(body ? { 'content-type': 'application/json' } : {}) },
+        headers: { ...(access === undefined ? {} : upstreamAuthHeader(options, access)), ...(body ? { 'content-type': 'application/json' } : {}) },
         body,
       });
-      if (reply.status >= 400 && reply.status !== 401) {
-        options.logger.warn(`[next-bff-proxy] upstream logout answered ${reply.status}; the cookie is cleared anyway`);
+      if (reply.status < 200 || reply.status > 299) {
+        options.logger.warn(`[next-bff-proxy] upstream logout answered ${reply.status}: the tokens may still be valid upstream; the cookies are cleared anyway`);
       }
     } catch (err) {
       const code = (err as { code?: unknown }).code;
-      options.logger.warn(`[next-bff-proxy] upstream logout failed (${typeof code === 'string' ? code : 'error'}); the cookie is cleared anyway`);
+      options.logger.warn(`[next-bff-proxy] upstream logout failed (${typeof code === 'string' ? code : 'error'}); the cookies are cleared anyway`);
     }
   }
   if (res.headersSent || res.destroyed) return;

@@ -21,7 +21,12 @@ export interface ApiProxyOptions {
    */
   authHeader?: 'auth-token' | 'bearer';
   cookie?: {
-    /** @default 'auth-token' */
+    /**
+     * The session cookie's name. Left unset, it is `auth-token`, written as `__Host-auth-token` whenever
+     * the cookie is Secure (a sibling subdomain cannot set or shadow a `__Host-` cookie). A name given
+     * here is used exactly as given.
+     * @default 'auth-token' ('__Host-auth-token' when Secure)
+     */
     name?: string;
     /** @default 'lax' */
     sameSite?: 'lax' | 'strict';
@@ -71,7 +76,7 @@ export interface ApiProxyOptions {
         tokenField?: string;
         /** The upstream's refresh cookie, if it sends the refresh token as a Set-Cookie. @default 'refreshToken' */
         upstreamCookieName?: string;
-        /** The proxy's httpOnly cookie for it. @default 'refresh-token' */
+        /** The proxy's httpOnly cookie for it; `__Host-` prefixed when Secure and left unset. @default 'refresh-token' */
         cookieName?: string;
         /** Lifetime of a refresh token that is not a JWT with `exp`; unset: a session cookie. @default undefined */
         maxAgeSeconds?: number;
@@ -79,6 +84,13 @@ export interface ApiProxyOptions {
         skewSeconds?: number;
         /** How long the result of a rotation is reused for requests still holding the old refresh token. @default 10 */
         reuseWindowSeconds?: number;
+        /**
+         * The most refreshes this process runs at once (distinct refresh tokens; requests sharing one wait
+         * for the same refresh). Past it, 503 `refresh_unavailable` with `Retry-After: 1`: a flood of junk
+         * refresh cookies cannot turn the proxy into a hammer on the token endpoint.
+         * @default 32
+         */
+        maxConcurrent?: number;
       };
   /**
    * No upstream answer within this time gives 504.
@@ -135,6 +147,8 @@ export interface ResolvedOptions {
   authHeader: 'auth-token' | 'bearer';
   cookie: {
     name: string;
+    /** The name was left at its default: it gets the `__Host-` prefix when the cookie is Secure. */
+    hostPrefix: boolean;
     sameSite: 'lax' | 'strict';
     secure: boolean | 'auto';
     maxAgeSeconds: number | undefined;
@@ -149,9 +163,11 @@ export interface ResolvedOptions {
         tokenField: string[];
         upstreamCookieName: string;
         cookieName: string;
+        hostPrefix: boolean;
         maxAgeSeconds: number | undefined;
         skewSeconds: number;
         reuseWindowSeconds: number;
+        maxConcurrent: number;
       }
     | undefined;
   timeoutMs: number;
@@ -184,6 +200,7 @@ export const defaultOptions = {
     maxAgeSeconds: undefined,
     skewSeconds: 30,
     reuseWindowSeconds: 10,
+    maxConcurrent: 32,
   },
   timeoutMs: 30_000,
   trustProxy: false,

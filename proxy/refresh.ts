@@ -5,7 +5,7 @@ import { readJwtExpiry } from './jwt';
 import { takeTokensFromBody, LoginResponseError } from './login-response';
 import { readSetCookieValue } from './upstream-cookies';
 import { callUpstream, UpstreamCallError } from './upstream-call';
-import { clearedSessionCookies, readRefreshToken, readSessionToken, sessionCookies, UnstorableTokenError } from './session-cookie';
+import { clearedSessionCookies, readSessionCookies, sessionCookies, UnstorableTokenError } from './session-cookie';
 
 export interface RefreshedTokens {
   access: string;
@@ -13,30 +13,48 @@ export interface RefreshedTokens {
   refresh: string | undefined;
 }
 
+/** Why a refresh could not be done now; the session is kept and the client may try again. */
+export interface RefreshFailure {
+  kind: 'failed';
+  code: 'upstream_unavailable' | 'upstream_timeout' | 'bad_upstream_response' | 'refresh_unavailable';
+  /** The upstream's `Retry-After`, when it gave a valid one (or ours, when too many refreshes run). */
+  retryAfter?: string;
+}
+
 export type RefreshOutcome =
   | { kind: 'refreshed'; tokens: RefreshedTokens }
-  /** The upstream refused the refresh token (4xx): the session is over. */
+  /** The upstream refused the refresh token (400, 401, 403): the session is over. */
   | { kind: 'rejected' }
-  /** The refresh could not be done now (upstream down, timeout, unusable answer): try again later. */
-  | { kind: 'failed'; code: 'upstream_unavailable' | 'upstream_timeout' | 'bad_upstream_response' };
+  /** Upstream down, timeout, rate limited, unusable answer, or too many refreshes at once. */
+  | RefreshFailure;
 
 interface RefreshState {
   /** Refreshes under way, by the refresh token they present: concurrent requests share one. */
   inFlight: Map<string, Promise<RefreshOutcome>>;
   /** Recent rotations, by the refresh token they replaced: a request that still carries the old
    * cookie (it left the browser before the new one arrived) reuses the new tokens instead of
-   * presenting a refresh token the upstream has already revoked. */
+   * presenting a refresh token the upstream has already revoked. Only successful rotations live here,
+   * so a flood of junk refresh tokens cannot push a real rotation out. */
   recent: Map<string, { outcome: RefreshOutcome; until: number }>;
+  /** Recent refusals, kept apart (and smaller) for the requests right behind a refused one. */
+  refused: Map<string, { outcome: RefreshOutcome; until: number }>;
 }
 
 // One state per process, shared through globalThis: Next bundles API routes and pages separately, and
 // a refresh started by getServerSideProps must be seen by the API route (and the other way round).
 const STATE_KEY = Symbol.for('next-bff-proxy.refresh-state');
 const MAX_RECENT = 10_000;
+const MAX_REFUSED = 1_000;
+
+// RFC 9110 §10.2.3: delay-seconds or an HTTP-date; anything else is not passed on.
+const RETRY_AFTER = /^(\d{1,9}|[A-Za-z]{3}, \d{2} [A-Za-z]{3} \d{4} \d{2}:\d{2}:\d{2} GMT)$/;
+
+/** Upstream statuses that end a session: the refresh token itself was refused. Anything else is temporary. */
+const SESSION_ENDING_STATUS = new Set([400, 401, 403]);
 
 function state(): RefreshState {
   const holder = globalThis as unknown as Record<symbol, RefreshState | undefined>;
-  holder[STATE_KEY] ??= { inFlight: new Map(), recent: new Map() };
+  holder[STATE_KEY] ??= { inFlight: new Map(), recent: new Map(), refused: new Map() };
   return holder[STATE_KEY];
 }
 
@@ -65,13 +83,16 @@ async function callRefresh(options: ResolvedOptions, agent: http.Agent, refreshT
     options.logger.error(`[next-bff-proxy] refresh failed: ${code}`);
     return { kind: 'failed', code };
   }
-  if (reply.status >= 400 && reply.status < 500) {
+  if (SESSION_ENDING_STATUS.has(reply.status)) {
     options.logger.warn(`[next-bff-proxy] refresh refused by the upstream (${reply.status}): session ended`);
     return { kind: 'rejected' };
   }
   if (reply.status < 200 || reply.status > 299) {
-    options.logger.error(`[next-bff-proxy] refresh failed: upstream answered ${reply.status}`);
-    return { kind: 'failed', code: 'upstream_unavailable' };
+    // 408, 429 (a rate limiter, which sees every user behind the proxy's one address), 5xx...: the
+    // refresh token may well be good, so the session is kept.
+    options.logger.error(`[next-bff-proxy] refresh failed: upstream answered ${reply.status}; session kept`);
+    const retryAfter = reply.headers['retry-after']?.trim();
+    return { kind: 'failed', code: 'refresh_unavailable', ...(retryAfter && RETRY_AFTER.test(retryAfter) ? { retryAfter } : {}) };
   }
   try {
     const taken = takeTokensFromBody(reply.body, options.login.tokenField, refresh.tokenField);
@@ -89,20 +110,25 @@ async function callRefresh(options: ResolvedOptions, agent: http.Agent, refreshT
  * same time (single flight), and reuses a rotation's result for `reuseWindowSeconds` afterwards.
  */
 export function refreshTokens(options: ResolvedOptions, agent: http.Agent, refreshToken: string): Promise<RefreshOutcome> {
-  const { inFlight, recent } = state();
+  const { inFlight, recent, refused } = state();
   // Per upstream: two proxies in one process never share a refresh token's outcome.
   const key = `${options.upstream.href} ${options.refresh?.path ?? ''} ${refreshToken}`;
-  const cached = recent.get(key);
+  const cached = recent.get(key) ?? refused.get(key);
   if (cached && cached.until > Date.now()) return Promise.resolve(cached.outcome);
   const running = inFlight.get(key);
   if (running) return running;
+  if (!options.refresh || inFlight.size >= options.refresh.maxConcurrent) {
+    options.logger.warn('[next-bff-proxy] refresh_unavailable: too many refreshes in flight');
+    return Promise.resolve({ kind: 'failed', code: 'refresh_unavailable', retryAfter: '1' });
+  }
+  const window = options.refresh.reuseWindowSeconds * 1000;
 
   const flight = callRefresh(options, agent, refreshToken).then((outcome) => {
     inFlight.delete(key);
-    // A refusal is remembered too: the requests right behind it need not ask again.
-    if (outcome.kind !== 'failed' && options.refresh && options.refresh.reuseWindowSeconds > 0) {
-      for (const [old, entry] of recent) if (entry.until <= Date.now() || recent.size >= MAX_RECENT) recent.delete(old);
-      recent.set(key, { outcome, until: Date.now() + options.refresh.reuseWindowSeconds * 1000 });
+    if (outcome.kind !== 'failed' && window > 0) {
+      const memory = outcome.kind === 'refreshed' ? recent : refused;
+      evictFromFront(memory, outcome.kind === 'refreshed' ? MAX_RECENT : MAX_REFUSED);
+      memory.set(key, { outcome, until: Date.now() + window });
     }
     return outcome;
   });
@@ -110,22 +136,36 @@ export function refreshTokens(options: ResolvedOptions, agent: http.Agent, refre
   return flight;
 }
 
+/** The `Retry-After` header a refresh failure passes on, if it has one. */
+export function retryAfterHeader(failure: RefreshFailure): Record<string, string> {
+  return failure.retryAfter === undefined ? {} : { 'retry-after': failure.retryAfter };
+}
+
+/** Drops expired entries from the front (oldest first), and the oldest live ones while over `max`. */
+function evictFromFront(memory: Map<string, { until: number }>, max: number): void {
+  const now = Date.now();
+  for (const [key, entry] of memory) {
+    if (entry.until > now && memory.size < max) break;
+    memory.delete(key);
+  }
+}
+
 export type SessionState =
   /** No session cookie of either kind. */
   | { kind: 'none' }
   /** A usable access token; `setCookies` holds new cookies to send when it was just refreshed. */
   | { kind: 'active'; accessToken: string; setCookies: string[] }
-  /** The refresh token was refused: the cookies to clear it all. */
+  /** The refresh token was refused (or the cookies conflicted): the cookies to clear it all. */
   | { kind: 'expired'; setCookies: string[] }
-  | { kind: 'failed'; code: 'upstream_unavailable' | 'upstream_timeout' | 'bad_upstream_response' };
+  | RefreshFailure;
 
 /**
  * The request's session, refreshed first when the access token is missing or about to expire and a
  * refresh token is there. Used by the proxy route, `GET /api/session` and server-lib alike.
  */
 export async function resolveSession(req: IncomingMessage, options: ResolvedOptions, agent: http.Agent): Promise<SessionState> {
-  const accessToken = readSessionToken(req, options);
-  const refreshToken = readRefreshToken(req, options);
+  const { access: accessToken, refresh: refreshToken, conflict } = readSessionCookies(req, options);
+  if (conflict) return { kind: 'expired', setCookies: clearedSessionCookies(req, options) };
   if (refreshToken === undefined || !needsRefresh(accessToken, options)) {
     return accessToken === undefined ? { kind: 'none' } : { kind: 'active', accessToken, setCookies: [] };
   }

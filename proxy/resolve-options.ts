@@ -114,6 +114,9 @@ export function resolveOptions(options: ApiProxyOptions = {}): ResolvedOptions {
     if (refresh.maxAgeSeconds !== undefined) checkPositive('refresh.maxAgeSeconds', refresh.maxAgeSeconds);
     checkPositive('refresh.skewSeconds', refresh.skewSeconds, { allowZero: true });
     checkPositive('refresh.reuseWindowSeconds', refresh.reuseWindowSeconds, { allowZero: true });
+    if (!Number.isInteger(refresh.maxConcurrent) || refresh.maxConcurrent < 1) {
+      throw new ProxyConfigError(`refresh.maxConcurrent must be a whole number of at least 1, got ${refresh.maxConcurrent}`);
+    }
     if (refresh.bodyField === '') throw new ProxyConfigError('refresh.bodyField must not be empty');
   }
 
@@ -124,7 +127,7 @@ export function resolveOptions(options: ApiProxyOptions = {}): ResolvedOptions {
     throw new ProxyConfigError('csrf.requireHeader needs a header name and a non-empty value');
   }
   const appOrigin = csrf?.appOrigin ?? (process.env.APP_ORIGIN || undefined);
-  const ownCookies = [cookie.name, ...(refresh ? [refresh.cookieName, refresh.upstreamCookieName] : [])];
+  const ownCookies = [cookie.name, `__Host-${cookie.name}`, ...(refresh ? [refresh.cookieName, `__Host-${refresh.cookieName}`, refresh.upstreamCookieName] : [])];
   const clash = options.passUpstreamCookies?.find((name) => ownCookies.includes(name));
   if (clash !== undefined) {
     throw new ProxyConfigError(`passUpstreamCookies must not name the session or refresh cookie "${clash}"`);
@@ -136,7 +139,7 @@ export function resolveOptions(options: ApiProxyOptions = {}): ResolvedOptions {
     upstreamBasePath: upstream.pathname.replace(/\/+$/, ''),
     pathPrefix: pathPrefix === '/' ? '' : pathPrefix,
     authHeader,
-    cookie: { name: cookie.name, sameSite: cookie.sameSite, secure: cookie.secure, maxAgeSeconds: cookie.maxAgeSeconds },
+    cookie: { name: cookie.name, hostPrefix: options.cookie?.name === undefined, sameSite: cookie.sameSite, secure: cookie.secure, maxAgeSeconds: cookie.maxAgeSeconds },
     login: {
       path: checkPath('login.path', login.path).toLowerCase(),
       tokenField,
@@ -153,6 +156,8 @@ export function resolveOptions(options: ApiProxyOptions = {}): ResolvedOptions {
       tokenField: parseFieldPath('refresh.tokenField', refresh.tokenField),
       upstreamCookieName: refresh.upstreamCookieName,
       cookieName: refresh.cookieName,
+      hostPrefix: !(options.refresh && options.refresh.cookieName !== undefined),
+      maxConcurrent: refresh.maxConcurrent,
       maxAgeSeconds: refresh.maxAgeSeconds,
       skewSeconds: refresh.skewSeconds,
       reuseWindowSeconds: refresh.reuseWindowSeconds,

@@ -29,12 +29,52 @@ export class UnstorableTokenError extends Error {
   }
 }
 
+/** The Secure attribute for this request's cookies: configured, or (`'auto'`) whether it came over HTTPS. */
+function isSecureCookie(req: IncomingMessage, options: ResolvedOptions): boolean {
+  return options.cookie.secure === 'auto' ? isSecureRequest(req, options.trustProxy) : options.cookie.secure;
+}
+
 /**
- * A cookie's value from the request, or undefined. Lenient when reading: a missing, empty or garbled
- * cookie reads as "no session", never as an exception.
+ * The cookie names for this request. A name left at its default gets the `__Host-` prefix whenever the
+ * cookie is Secure (RFC 6265bis §4.1.3.2): a browser then refuses the same name from a sibling subdomain
+ * or a plain-HTTP page, so another host cannot plant a session. A configured name is used as given.
  */
-function readCookie(req: IncomingMessage, name: string): string | undefined {
-  if (!req.headers.cookie) return undefined;
+export function sessionCookieNames(req: IncomingMessage, options: ResolvedOptions): { access: string; refresh: string | undefined; secure: boolean } {
+  const secure = isSecureCookie(req, options);
+  const named = (base: string, hostPrefix: boolean) => (hostPrefix && secure ? `__Host-${base}` : base);
+  return {
+    access: named(options.cookie.name, options.cookie.hostPrefix),
+    refresh: options.refresh && named(options.refresh.cookieName, options.refresh.hostPrefix),
+    secure,
+  };
+}
+
+/** The request's session cookies. `conflict`: a name came more than once, so neither token is used. */
+export interface SessionCookies {
+  access: string | undefined;
+  refresh: string | undefined;
+  conflict: boolean;
+}
+
+// `name=` at the start of a cookie-pair (RFC 6265 §5.4: pairs are separated by ';' and optional spaces).
+function countCookie(header: string, name: string): number {
+  let count = 0;
+  for (const pair of header.split(';')) {
+    const eq = pair.indexOf('=');
+    if (eq !== -1 && pair.slice(0, eq).trim() === name) count++;
+  }
+  return count;
+}
+
+/**
+ * A cookie's value, lenient when reading: missing, empty or garbled reads as undefined, never as an
+ * exception. A name sent twice is 'conflict': browsers order same-name cookies by path length and age,
+ * not by who set them, so `auth-token=A; auth-token=B` may carry a cookie a sibling subdomain planted
+ * (cookie tossing). Neither is trusted.
+ */
+function readCookie(req: IncomingMessage, header: string, name: string): string | undefined | 'conflict' {
+  if (!header.includes(name)) return undefined;
+  if (countCookie(header, name) > 1) return 'conflict';
   let value: string | undefined;
   try {
     value = new Cookies(req, undefined as unknown as ServerResponse).get(name);
@@ -44,24 +84,23 @@ function readCookie(req: IncomingMessage, name: string): string | undefined {
   return value !== undefined && isCookieSafeToken(value) ? value : undefined;
 }
 
-/** The access token from the session cookie, or undefined. */
-export function readSessionToken(req: IncomingMessage, options: ResolvedOptions): string | undefined {
-  return readCookie(req, options.cookie.name);
-}
-
-/** The refresh token from its cookie (when refresh is on), or undefined. */
-export function readRefreshToken(req: IncomingMessage, options: ResolvedOptions): string | undefined {
-  return options.refresh ? readCookie(req, options.refresh.cookieName) : undefined;
+/** The session (access) and refresh tokens from the request's cookies. */
+export function readSessionCookies(req: IncomingMessage, options: ResolvedOptions): SessionCookies {
+  const header = req.headers.cookie;
+  if (!header) return { access: undefined, refresh: undefined, conflict: false };
+  const names = sessionCookieNames(req, options);
+  const access = readCookie(req, header, names.access);
+  const refresh = names.refresh === undefined ? undefined : readCookie(req, header, names.refresh);
+  if (access === 'conflict' || refresh === 'conflict') return { access: undefined, refresh: undefined, conflict: true };
+  return { access, refresh, conflict: false };
 }
 
 function serializeCookie(req: IncomingMessage, options: ResolvedOptions, name: string, value: string, maxAgeSeconds: number | undefined): string {
   // Strict when writing: a value that could break the header never reaches it.
   if (value !== '' && !isCookieSafeToken(value)) throw new UnstorableTokenError('unsafe_token');
   if (name.length + value.length > MAX_COOKIE_NAME_VALUE_BYTES) throw new UnstorableTokenError('unsafe_token');
-  const { cookie } = options;
-  let header = `${name}=${value}; Path=/; HttpOnly; SameSite=${cookie.sameSite === 'strict' ? 'Strict' : 'Lax'}`;
-  const secure = cookie.secure === 'auto' ? isSecureRequest(req, options.trustProxy) : cookie.secure;
-  if (secure) header += '; Secure';
+  let header = `${name}=${value}; Path=/; HttpOnly; SameSite=${options.cookie.sameSite === 'strict' ? 'Strict' : 'Lax'}`;
+  if (isSecureCookie(req, options)) header += '; Secure';
   if (maxAgeSeconds !== undefined) header += `; Max-Age=${Math.max(0, Math.floor(maxAgeSeconds))}`;
   return header;
 }
@@ -80,8 +119,8 @@ const warnedInsecure = new WeakSet<ResolvedOptions>();
 
 export interface SessionTokens {
   access: string;
-  /** A new refresh token to store; undefined keeps the one the browser has. */
-  refresh?: string | undefined;
+  /** A new refresh token to store; undefined keeps the one the browser has; null clears it. */
+  refresh?: string | null | undefined;
 }
 
 /**
@@ -89,9 +128,11 @@ export interface SessionTokens {
  * a new one. Throws UnstorableTokenError when a token cannot be a cookie.
  */
 export function sessionCookies(req: IncomingMessage, options: ResolvedOptions, tokens: SessionTokens): string[] {
-  const cookies = [serializeCookie(req, options, options.cookie.name, tokens.access, tokenMaxAge(tokens.access, options.cookie.maxAgeSeconds))];
-  if (tokens.refresh !== undefined && options.refresh) {
-    cookies.push(serializeCookie(req, options, options.refresh.cookieName, tokens.refresh, tokenMaxAge(tokens.refresh, options.refresh.maxAgeSeconds)));
+  const names = sessionCookieNames(req, options);
+  const cookies = [serializeCookie(req, options, names.access, tokens.access, tokenMaxAge(tokens.access, options.cookie.maxAgeSeconds))];
+  if (names.refresh !== undefined && options.refresh && tokens.refresh !== undefined) {
+    const refresh = tokens.refresh === null ? ['', 0] as const : [tokens.refresh, tokenMaxAge(tokens.refresh, options.refresh.maxAgeSeconds)] as const;
+    cookies.push(serializeCookie(req, options, names.refresh, ...refresh));
   }
   if (process.env.NODE_ENV === 'production' && !cookies[0]?.includes('; Secure') && !warnedInsecure.has(options)) {
     warnedInsecure.add(options);
@@ -102,11 +143,16 @@ export function sessionCookies(req: IncomingMessage, options: ResolvedOptions, t
   return cookies;
 }
 
-/** The Set-Cookie values that clear the session (and refresh) cookies: same name, path and attributes, Max-Age=0. */
+/**
+ * The Set-Cookie values that clear the session (and refresh) cookies: same name, path and attributes,
+ * Max-Age=0. Where the names carry the `__Host-` prefix, the unprefixed cookies of earlier versions go too.
+ */
 export function clearedSessionCookies(req: IncomingMessage, options: ResolvedOptions): string[] {
-  const cookies = [serializeCookie(req, options, options.cookie.name, '', 0)];
-  if (options.refresh) cookies.push(serializeCookie(req, options, options.refresh.cookieName, '', 0));
-  return cookies;
+  const names = sessionCookieNames(req, options);
+  const all = [names.access, ...(names.refresh === undefined ? [] : [names.refresh])];
+  if (names.access !== options.cookie.name) all.push(options.cookie.name);
+  if (options.refresh && names.refresh !== options.refresh.cookieName) all.push(options.refresh.cookieName);
+  return all.map((name) => serializeCookie(req, options, name, '', 0));
 }
 
 /**

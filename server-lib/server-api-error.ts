@@ -4,6 +4,7 @@ export type ServerApiErrorCode =
   | 'upstream_unavailable'
   | 'upstream_timeout'
   | 'bad_upstream_response'
+  | 'refresh_unavailable'
   | 'bad_path'
   | 'config_error';
 
@@ -13,6 +14,7 @@ const MESSAGE: Record<ServerApiErrorCode, string> = {
   upstream_unavailable: 'The API is unavailable.',
   upstream_timeout: 'The API did not answer in time.',
   bad_upstream_response: 'The API sent a response that cannot be read.',
+  refresh_unavailable: 'The session cannot be renewed right now: try again shortly.',
   bad_path: 'The API path cannot be built from this input.',
   config_error: 'The API client is not configured.',
 };
@@ -23,17 +25,25 @@ const MESSAGE: Record<ServerApiErrorCode, string> = {
  * the HTML of Next's error page.
  */
 export class ServerApiError extends Error {
+  /**
+   * For `unauthorized`: true when the session is over (no refresh token, or the upstream refused it) and
+   * its cookies are being cleared; false when a still-valid refresh token was kept.
+   */
+  readonly sessionEnded: boolean;
+
   constructor(
     readonly code: ServerApiErrorCode,
-    /** The upstream's HTTP status, or 502/504/500 when the call itself failed. */
+    /** The upstream's HTTP status, or 502/503/504/500 when the call itself failed. */
     readonly status: number,
+    details: { sessionEnded?: boolean } = {},
   ) {
     super(MESSAGE[code]);
     this.name = 'ServerApiError';
+    this.sessionEnded = details.sessionEnded ?? code === 'unauthorized';
   }
 
-  /** A call that got no usable answer: 504 for a timeout, 502 otherwise (as the proxy route answers). */
-  static forFailedCall(code: 'upstream_unavailable' | 'upstream_timeout' | 'bad_upstream_response'): ServerApiError {
-    return new ServerApiError(code, code === 'upstream_timeout' ? 504 : 502);
+  /** A call that got no usable answer: 504 for a timeout, 503 for a refresh to retry, 502 otherwise (as the proxy route answers). */
+  static forFailedCall(code: 'upstream_unavailable' | 'upstream_timeout' | 'bad_upstream_response' | 'refresh_unavailable'): ServerApiError {
+    return new ServerApiError(code, code === 'upstream_timeout' ? 504 : code === 'refresh_unavailable' ? 503 : 502);
   }
 }

@@ -2,15 +2,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   callUpstream,
   parseProxiedTarget,
-  readRefreshToken,
-  readSessionToken,
+  readSessionCookies,
   upstreamAuthHeader,
   UpstreamCallError,
   type ApiProxyOptions,
 } from '../proxy';
 import { ServerApiError } from './server-api-error';
 import { getUpstreamContext } from './upstream-context';
-import { resolvePageSession } from './session-cookies';
+import { refreshPageSession, resolvePageSession } from './session-cookies';
 
 export interface ServerApiResponse<T> {
   status: number;
@@ -63,26 +62,40 @@ function parseJson(body: Buffer): unknown {
  */
 export function createServerApi(ctx: { req: IncomingMessage; res: ServerResponse }, options?: ApiProxyOptions): ServerApi {
   const { options: resolved, agent } = getUpstreamContext(options);
-  let session: Promise<string | undefined> | undefined;
+  const cookies = readSessionCookies(ctx.req, resolved);
+  // The token this page's calls use, and whether one refresh after an upstream 401 is still allowed
+  // (a refresh token is there and has not been used by this request yet). Shared by every call.
+  let session: Promise<{ token: string | undefined; renewable: boolean }> | undefined;
+  let renewed = false;
 
-  async function resolveToken(): Promise<string | undefined> {
+  async function resolveToken() {
     const state = await resolvePageSession(ctx, resolved, agent);
     if (state.kind === 'expired') throw new ServerApiError('unauthorized', 401);
-    return state.kind === 'active' ? state.accessToken : undefined;
+    if (state.kind === 'none') return { token: undefined, renewable: false };
+    return { token: state.accessToken, renewable: cookies.refresh !== undefined && state.setCookies.length === 0 };
   }
-  const sessionToken = () => (session ??= resolveToken());
+  const current = () => (session ??= resolveToken());
+  const sessionToken = async () => (await current()).token;
 
-  async function call<T>(method: string, path: string, body?: unknown): Promise<ServerApiResponse<T>> {
-    // The same rules as the proxy route: no dot segments, encoded separators or foreign hosts.
-    const target = parseProxiedTarget(path, '');
-    if (typeof target === 'string' || target.path === '') throw new ServerApiError('bad_path', 400);
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const token = await sessionToken();
-    let reply;
+  // As the proxy route does: an upstream 401 gets one refresh and one retry. The tokens may be opaque
+  // (no `exp` to see expiry coming), and a 401 must never end a session whose refresh token still works.
+  async function renewAfter401(): Promise<string | undefined> {
+    if (!renewed && cookies.refresh !== undefined) {
+      renewed = true;
+      const refreshToken = cookies.refresh;
+      session = refreshPageSession(ctx, resolved, agent, refreshToken).then((state) => {
+        if (state.kind !== 'active') throw new ServerApiError('unauthorized', 401);
+        return { token: state.accessToken, renewable: false };
+      });
+    }
+    return sessionToken();
+  }
+
+  async function send(method: string, path: string, payload: string | undefined, token: string | undefined) {
     try {
-      reply = await callUpstream(resolved, agent, {
+      return await callUpstream(resolved, agent, {
         method,
-        path: target.path + target.query,
+        path,
         headers: {
           accept: 'application/json',
           ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
@@ -98,13 +111,24 @@ export function createServerApi(ctx: { req: IncomingMessage; res: ServerResponse
       }
       throw err;
     }
-    if (reply.status === 401) throw new ServerApiError('unauthorized', 401);
+  }
+
+  async function call<T>(method: string, path: string, body?: unknown): Promise<ServerApiResponse<T>> {
+    // The same rules as the proxy route: no dot segments, encoded separators or foreign hosts.
+    const target = parseProxiedTarget(path, '');
+    if (typeof target === 'string' || target.path === '') throw new ServerApiError('bad_path', 400);
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const { token, renewable } = await current();
+    let reply = await send(method, target.path + target.query, payload, token);
+    if (reply.status === 401 && renewable) reply = await send(method, target.path + target.query, payload, await renewAfter401());
+    // With a refresh token still good, the session is not over: the cookies stay.
+    if (reply.status === 401) throw new ServerApiError('unauthorized', 401, { sessionEnded: cookies.refresh === undefined });
     if (reply.status < 200 || reply.status > 299) throw new ServerApiError('upstream_error', reply.status);
     return { status: reply.status, data: parseJson(reply.body) as T };
   }
 
   return {
-    hasSession: readSessionToken(ctx.req, resolved) !== undefined || readRefreshToken(ctx.req, resolved) !== undefined,
+    hasSession: cookies.access !== undefined || cookies.refresh !== undefined || cookies.conflict,
     sessionToken,
     get: (path) => call('GET', path),
     delete: (path) => call('DELETE', path),

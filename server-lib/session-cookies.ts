@@ -1,6 +1,6 @@
 import type http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { appendSetCookie, clearedSessionCookies, resolveSession, type ResolvedOptions, type SessionState } from '../proxy';
+import { appendSetCookie, clearedSessionCookies, refreshSession, resolveSession, type ResolvedOptions, type SessionState } from '../proxy';
 import { ServerApiError } from './server-api-error';
 
 type PageContext = { req: IncomingMessage; res: ServerResponse };
@@ -15,15 +15,26 @@ export function clearSessionOn(ctx: PageContext, options: ResolvedOptions): void
   appendSetCookie(ctx.res, ...clearedSessionCookies(ctx.req, options));
 }
 
+type PageSession = Exclude<SessionState, { kind: 'failed' }>;
+
+/** Applies a session to the page's response: new cookies set, or cleared when it ended; a failure thrown. */
+function applyToPage(ctx: PageContext, options: ResolvedOptions, session: SessionState): PageSession {
+  if (session.kind === 'failed') throw ServerApiError.forFailedCall(session.code);
+  if (session.kind === 'expired') clearSessionOn(ctx, options);
+  if (session.kind === 'active' && !ctx.res.headersSent) appendSetCookie(ctx.res, ...session.setCookies);
+  return session;
+}
+
 /**
  * The page request's session, refreshed when needed, with what that means for the page's response
  * already done: new cookies set, or the session cleared when the refresh token was refused. A refresh
  * the upstream could not answer is thrown as a ServerApiError.
  */
-export async function resolvePageSession(ctx: PageContext, options: ResolvedOptions, agent: http.Agent): Promise<Exclude<SessionState, { kind: 'failed' }>> {
-  const session = await resolveSession(ctx.req, options, agent);
-  if (session.kind === 'failed') throw ServerApiError.forFailedCall(session.code);
-  if (session.kind === 'expired') clearSessionOn(ctx, options);
-  if (session.kind === 'active' && !ctx.res.headersSent) appendSetCookie(ctx.res, ...session.setCookies);
-  return session;
+export async function resolvePageSession(ctx: PageContext, options: ResolvedOptions, agent: http.Agent): Promise<PageSession> {
+  return applyToPage(ctx, options, await resolveSession(ctx.req, options, agent));
+}
+
+/** Refreshes with `refreshToken` (after an upstream 401), applied to the page's response the same way. */
+export async function refreshPageSession(ctx: PageContext, options: ResolvedOptions, agent: http.Agent, refreshToken: string): Promise<PageSession> {
+  return applyToPage(ctx, options, await refreshSession(ctx.req, options, agent, refreshToken));
 }

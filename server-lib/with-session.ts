@@ -40,7 +40,7 @@ export function withSession<P extends Record<string, unknown>, Q extends ParsedU
       return await handler({ ...ctx, api });
     } catch (err) {
       if (err instanceof ServerApiError && err.code === 'unauthorized') {
-        clearSessionOn(ctx, getUpstreamContext(apiOptions).options);
+        if (err.sessionEnded) clearSessionOn(ctx, getUpstreamContext(apiOptions).options);
         return redirectToLogin(ctx.resolvedUrl, loginPath);
       }
       throw err;

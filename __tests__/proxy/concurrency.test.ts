@@ -63,7 +63,7 @@ describe('under concurrency', () => {
 
       for (const { i, answer } of loginResults) {
         expect(answer.status).toBe(200);
-        expect(answer.headers['set-cookie']).toEqual([`auth-token=token-for-user${i}examplecom; Path=/; HttpOnly; SameSite=Lax`]);
+        expect(answer.headers['set-cookie']).toEqual([`auth-token=token-for-user${i}examplecom; Path=/; HttpOnly; SameSite=Lax`, 'refresh-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0']);
         expect(answer.body).toBe(JSON.stringify({ user: { email: `user${i}@example.com` } }));
       }
       for (const { i, answer } of getResults) {

@@ -6,6 +6,8 @@ import { fakeJwt, rawRequest, startProxy, type RunningServer } from '../helpers/
 
 const API = 'http://api.test';
 const TOKEN = 'tok_9f8e7d6c5b4a';
+// A login whose answer has no refresh token clears the refresh cookie (a previous user's must not survive).
+const NO_REFRESH = 'refresh-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0';
 let proxy: Awaited<ReturnType<typeof startProxy>>;
 
 setupNock();
@@ -30,8 +32,8 @@ describe('a successful login', () => {
       .reply(200, { authToken: TOKEN, user: { id: 1, name: 'Ada' }, expiresIn: 3600 });
     const res = await login();
     expect(res.status).toBe(200);
-    expect(res.headers['set-cookie']).toEqual([`auth-token=${TOKEN}; Path=/; HttpOnly; SameSite=Lax`]);
-    expect(res.headers['cache-control']).toBe('no-store');
+    expect(res.headers['set-cookie']).toEqual([`auth-token=${TOKEN}; Path=/; HttpOnly; SameSite=Lax`, NO_REFRESH]);
+    expect(res.headers['cache-control']).toBe('private, no-store');
     expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
     expect(res.text).toBe('{"user":{"id":1,"name":"Ada"},"expiresIn":3600}');
     expect(res.text).not.toContain(TOKEN);
@@ -42,7 +44,7 @@ describe('a successful login', () => {
     const res = await login();
     expect(res.status).toBe(200);
     expect(res.text).toBe('{}');
-    expect(res.headers['set-cookie']).toHaveLength(1);
+    expect(res.headers['set-cookie']).toEqual([`auth-token=${TOKEN}; Path=/; HttpOnly; SameSite=Lax`, NO_REFRESH]);
   });
 
   it('removes every copy of the token, not only the configured field', async () => {
@@ -85,7 +87,7 @@ describe('a successful login', () => {
     try {
       nock(API).post('/login').reply(200, { authToken: TOKEN });
       const res = await login(lasting);
-      expect(res.headers['set-cookie']).toEqual([`auth-token=${TOKEN}; Path=/; HttpOnly; SameSite=Lax; Max-Age=7200`]);
+      expect(res.headers['set-cookie']).toEqual([`auth-token=${TOKEN}; Path=/; HttpOnly; SameSite=Lax; Max-Age=7200`, NO_REFRESH]);
     } finally {
       await lasting.close();
     }
@@ -94,14 +96,17 @@ describe('a successful login', () => {
     expect(session.headers['set-cookie']?.[0]).not.toMatch(/Max-Age|Expires/i);
   });
 
-  it('adds Secure behind a trusted proxy that says https, and not for an untrusted claim', async () => {
+  it('adds Secure and the __Host- prefix behind a trusted proxy that says https, and neither for an untrusted claim', async () => {
     const trusting = await startProxy({ apiUrl: API, trustProxy: true });
     try {
       nock(API).post('/login').twice().reply(200, { authToken: TOKEN });
       const trusted = await login(trusting).set('x-forwarded-proto', 'https');
-      expect(trusted.headers['set-cookie']).toEqual([`auth-token=${TOKEN}; Path=/; HttpOnly; SameSite=Lax; Secure`]);
+      expect(trusted.headers['set-cookie']).toEqual([
+        `__Host-auth-token=${TOKEN}; Path=/; HttpOnly; SameSite=Lax; Secure`,
+        '__Host-refresh-token=; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=0',
+      ]);
       const untrusted = await login().set('x-forwarded-proto', 'https');
-      expect(untrusted.headers['set-cookie']).toEqual([`auth-token=${TOKEN}; Path=/; HttpOnly; SameSite=Lax`]);
+      expect(untrusted.headers['set-cookie']).toEqual([`auth-token=${TOKEN}; Path=/; HttpOnly; SameSite=Lax`, NO_REFRESH]);
     } finally {
       await trusting.close();
     }
@@ -112,7 +117,7 @@ describe('a successful login', () => {
     try {
       nock(API).post('/login').reply(200, { authToken: TOKEN });
       const res = await login(strict);
-      expect(res.headers['set-cookie']).toEqual([`sid=${TOKEN}; Path=/; HttpOnly; SameSite=Strict; Secure`]);
+      expect(res.headers['set-cookie']).toEqual([`sid=${TOKEN}; Path=/; HttpOnly; SameSite=Strict; Secure`, '__Host-refresh-token=; Path=/; HttpOnly; SameSite=Strict; Secure; Max-Age=0']);
     } finally {
       await strict.close();
     }
@@ -135,8 +140,8 @@ describe('a successful login', () => {
     const res = await login();
     expect(res.headers['x-request-id']).toBe('r-9');
     expect(res.headers.etag).toBeUndefined();
-    expect(res.headers['cache-control']).toBe('no-store');
-    expect(res.headers['set-cookie']).toEqual([`auth-token=${TOKEN}; Path=/; HttpOnly; SameSite=Lax`]);
+    expect(res.headers['cache-control']).toBe('private, no-store');
+    expect(res.headers['set-cookie']).toEqual([`auth-token=${TOKEN}; Path=/; HttpOnly; SameSite=Lax`, NO_REFRESH]);
   });
 
   it.each(['/api/LOGIN', '/api/login/', '/api/login;x', '/api/%6cogin', '/api/login?x=1', '/api/Login.json', '/api/login%20'])(
@@ -148,7 +153,7 @@ describe('a successful login', () => {
       const res = await rawRequest(proxy.url, 'POST', path, { 'content-type': 'application/json', 'sec-fetch-site': 'same-origin' }, '{}');
       expect(res.status).toBe(200);
       expect(res.body.toString()).toBe('{}');
-      expect(res.headers['set-cookie']).toEqual([`auth-token=${TOKEN}; Path=/; HttpOnly; SameSite=Lax`]);
+      expect(res.headers['set-cookie']).toEqual([`auth-token=${TOKEN}; Path=/; HttpOnly; SameSite=Lax`, NO_REFRESH]);
     },
   );
 

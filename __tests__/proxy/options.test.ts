@@ -14,7 +14,7 @@ describe('resolveOptions', () => {
     expect(resolved.upstreamBasePath).toBe('/v1');
     expect(resolved.pathPrefix).toBe('/api');
     expect(resolved.authHeader).toBe('auth-token');
-    expect(resolved.cookie).toEqual({ name: 'auth-token', sameSite: 'lax', secure: 'auto', maxAgeSeconds: undefined });
+    expect(resolved.cookie).toEqual({ name: 'auth-token', hostPrefix: true, sameSite: 'lax', secure: 'auto', maxAgeSeconds: undefined });
     expect(resolved.login).toEqual({ path: '/login', tokenField: ['authToken'], maxResponseBytes: 65536 });
     expect(resolved.logout).toEqual({ path: '/logout', upstreamPath: undefined });
     expect(resolved.timeoutMs).toBe(30000);

@@ -192,10 +192,11 @@ describe('refresh before forwarding', () => {
     expect(api.calls.map((call) => call.path)).toEqual(['/refresh']);
   });
 
-  it('an upstream failing during refresh gives 502 and keeps the cookies', async () => {
+  it('an upstream 500 during refresh gives 503 refresh_unavailable and keeps the cookies', async () => {
     api.mode = 'error';
     const res = await request(proxy.url).get('/api/items').set('cookie', `auth-token=${accessToken('old', -5)}; refresh-token=refresh-gen0`);
-    expect(res.status).toBe(502);
+    expect(res.status).toBe(503);
+    expect(res.body).toEqual({ error: { code: 'refresh_unavailable', message: expect.any(String) } });
     expect(res.headers['set-cookie']).toBeUndefined();
   });
 
@@ -258,7 +259,7 @@ describe('GET /api/session', () => {
     const token = accessToken('s', 600);
     const res = await request(proxy.url).get('/api/session').set('cookie', `auth-token=${token}`);
     expect(res.status).toBe(200);
-    expect(res.headers['cache-control']).toBe('no-store');
+    expect(res.headers['cache-control']).toBe('private, no-store');
     expect(res.body).toEqual({ authenticated: true, expiresAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
     expect(Math.abs(Date.parse(res.body.expiresAt) / 1000 - (now() + 600))).toBeLessThan(5);
     expect(res.text).not.toContain(token);
