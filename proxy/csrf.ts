@@ -45,7 +45,8 @@ export function isCrossSiteRequest(req: IncomingMessage, options: ResolvedOption
   const site = single(req.headers['sec-fetch-site'])?.toLowerCase();
   if (site !== undefined) {
     // 'same-origin' and 'none' (the user's own navigation) pass; 'same-site' is a sibling subdomain.
-    return site === 'cross-site' || (site === 'same-site' && !csrf.trustSameSite);
+    // Any other value (a future one, a typo, a forgery) fails closed, as 'cross-site' does.
+    return !(site === 'same-origin' || site === 'none' || (site === 'same-site' && csrf.trustSameSite));
   }
   const expected = appOrigin(req, options);
   const origin = single(req.headers.origin);

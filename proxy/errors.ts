@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { mergeSetCookieHeader } from './session-cookie';
+import { keepOutOfSharedCaches } from './response-safety';
 
 /** The stable codes a client can see in `{"error":{"code":...}}`. */
 export type ProxyErrorCode =
@@ -88,6 +89,7 @@ export function sendError(res: ServerResponse, code: ProxyErrorCode, extraHeader
 export function sendJson(res: ServerResponse, status: number, body: string, headers: Record<string, string | string[] | number> = {}): void {
   const own = { ...headers };
   mergeSetCookieHeader(res, own);
+  keepOutOfSharedCaches(own);
   res.writeHead(status, {
     ...own,
     'content-type': 'application/json; charset=utf-8',

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { ResolvedOptions } from './options';
 import { getRequestHost, isSecureRequest } from './request-info';
+import { rewriteUpstreamUrls } from './response-safety';
 
 // RFC 9110 §7.6.1: hop-by-hop fields, plus the ones that older intermediaries still send.
 const HOP_BY_HOP_HEADERS = new Set([
@@ -40,6 +41,13 @@ function connectionListedNames(connection: string | string[] | undefined): strin
 // already answered `100 Continue` (expect), and the forwarding headers are set by the proxy itself.
 const DROPPED_REQUEST_HEADERS = new Set(['cookie', 'auth-token', 'authorization', 'expect', 'host', ...FORWARDING_HEADERS]);
 
+// Headers upstream frameworks read as "the real method / URL / client": Express's method-override,
+// Symfony and Laravel (X-HTTP-Method-Override), ASP.NET (X-HTTP-Method), IIS URL Rewrite
+// (X-Original-URL, X-Rewrite-URL)... A client's copy would reach a method or path the allowlist refused,
+// or pose as another client or origin. The proxy speaks for the client here; none is passed on.
+const OVERRIDE_HEADER =
+  /^x-(http-method-override|http-method|method-override|original-url|original-uri|rewrite-url|original-method|original-host|forwarded-server|forwarded-prefix|forwarded-path|forwarded-uri|forwarded-scheme|forwarded-ssl|url-scheme|host|client-ip|cluster-client-ip|original-forwarded-for)$|^(true-client-ip|cf-connecting-ip|fastly-client-ip|front-end-https)$/;
+
 /**
  * Replaces `req.headers` with the headers sent upstream, built in one pass (deleting keys one by one
  * would push V8 into slow dictionary objects on every request). This runs before `proxy.web` (not in a
@@ -50,7 +58,7 @@ export function setUpstreamRequestHeaders(req: IncomingMessage, options: Resolve
   const listed = source.connection === undefined ? undefined : new Set(connectionListedNames(source.connection));
   const headers: IncomingHttpHeaders = { host: options.upstream.host };
   for (const name of Object.keys(source)) {
-    if (DROPPED_REQUEST_HEADERS.has(name) || NEXT_INTERNAL_HEADER.test(name) || listed?.has(name)) continue;
+    if (DROPPED_REQUEST_HEADERS.has(name) || NEXT_INTERNAL_HEADER.test(name) || OVERRIDE_HEADER.test(name) || listed?.has(name)) continue;
     if (name === 'transfer-encoding') {
       // The body stays chunked (checked by readBodyFraming): Node's client re-chunks it, with the same bytes.
       headers[name] = 'chunked';
@@ -65,8 +73,11 @@ export function setUpstreamRequestHeaders(req: IncomingMessage, options: Resolve
     const prior = options.trustProxy ? source['x-forwarded-for'] : undefined;
     headers['x-forwarded-for'] = prior ? `${String(prior)}, ${clientAddress}` : clientAddress;
   }
-  headers['x-forwarded-proto'] = isSecureRequest(req, options.trustProxy) ? 'https' : 'http';
-  const host = getRequestHost(req, options.trustProxy);
+  // With APP_ORIGIN set, the app's address is known: a client's Host header cannot choose what the
+  // upstream puts in the links and redirects it builds.
+  const app = options.appAddress;
+  headers['x-forwarded-proto'] = app ? app.proto : isSecureRequest(req, options.trustProxy) ? 'https' : 'http';
+  const host = app ? app.host : getRequestHost(req, options.trustProxy);
   if (host) headers['x-forwarded-host'] = host;
   // The login answer is read by the proxy: ask for it uncompressed (a compressed one is still decoded).
   if (isLogin) headers['accept-encoding'] = 'identity';
@@ -130,5 +141,6 @@ export function getClientResponseHeaders(
     }
     out[name] = value;
   }
+  rewriteUpstreamUrls(out, options);
   return out;
 }

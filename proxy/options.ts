@@ -135,6 +135,14 @@ export interface ApiProxyOptions {
   passUpstreamCookies?: string[];
   /** The largest request body forwarded; past it, 413 `payload_too_large`. Unset: no limit. @default undefined */
   maxRequestBodyBytes?: number;
+  /**
+   * The Content-Security-Policy added to proxied answers of an active type (HTML, XHTML, SVG, XML, or no
+   * type at all), so an upstream page cannot run script on the app's origin with the session. Every
+   * proxied answer also gets `X-Content-Type-Options: nosniff`. `false`: no policy added (only for an
+   * upstream whose pages you trust as much as the app's own).
+   * @default "default-src 'none'; sandbox"
+   */
+  activeContentPolicy?: string | false;
   /** @default console */
   logger?: ProxyLogger;
 }
@@ -181,6 +189,9 @@ export interface ResolvedOptions {
   allow: Array<{ pathPrefix: string; methods: Set<string> | undefined }> | undefined;
   passUpstreamCookies: Set<string>;
   maxRequestBodyBytes: number | undefined;
+  activeContentPolicy: string | undefined;
+  /** APP_ORIGIN's scheme and host, when set: what the upstream is told in X-Forwarded-Proto/-Host. */
+  appAddress: { proto: string; host: string } | undefined;
   logger: ProxyLogger;
 }
 
@@ -208,4 +219,5 @@ export const defaultOptions = {
   allow: undefined,
   passUpstreamCookies: [],
   maxRequestBodyBytes: undefined,
+  activeContentPolicy: "default-src 'none'; sandbox",
 } as const;

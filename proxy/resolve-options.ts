@@ -78,6 +78,15 @@ function checkPositive(name: string, value: number, { allowZero = false } = {}):
   return value;
 }
 
+function checkPolicy(policy: string | false | undefined): string | undefined {
+  if (policy === false) return undefined;
+  if (policy === undefined) return defaultOptions.activeContentPolicy;
+  if (typeof policy !== 'string' || policy.trim() === '' || /[\r\n\0]/.test(policy)) {
+    throw new ProxyConfigError('activeContentPolicy must be a Content-Security-Policy string or false');
+  }
+  return policy;
+}
+
 /** Merges options over the defaults and the environment; throws ProxyConfigError on a mistake. */
 export function resolveOptions(options: ApiProxyOptions = {}): ResolvedOptions {
   const upstream = parseApiUrl(options.apiUrl ?? process.env.API_URL);
@@ -132,6 +141,8 @@ export function resolveOptions(options: ApiProxyOptions = {}): ResolvedOptions {
   if (clash !== undefined) {
     throw new ProxyConfigError(`passUpstreamCookies must not name the session or refresh cookie "${clash}"`);
   }
+  const checkedOrigin = appOrigin === undefined ? undefined : parseOrigin(appOrigin);
+  const appUrl = checkedOrigin === undefined ? undefined : new URL(checkedOrigin);
   const maxRequestBodyBytes = options.maxRequestBodyBytes;
   if (maxRequestBodyBytes !== undefined) checkPositive('maxRequestBodyBytes', maxRequestBodyBytes);
   return {
@@ -168,7 +179,7 @@ export function resolveOptions(options: ApiProxyOptions = {}): ResolvedOptions {
       enabled: csrf !== undefined,
       trustSameSite: csrf?.trustSameSite ?? false,
       requireHeader: requireHeader ? { name: requireHeader.name.toLowerCase(), value: requireHeader.value } : undefined,
-      appOrigin: appOrigin === undefined ? undefined : parseOrigin(appOrigin),
+      appOrigin: checkedOrigin,
     },
     allow: options.allow?.map((rule, i) => ({
       pathPrefix: checkPath(`allow[${i}].pathPrefix`, rule.pathPrefix),
@@ -176,6 +187,8 @@ export function resolveOptions(options: ApiProxyOptions = {}): ResolvedOptions {
     })),
     passUpstreamCookies: new Set(options.passUpstreamCookies ?? defaultOptions.passUpstreamCookies),
     maxRequestBodyBytes,
+    activeContentPolicy: checkPolicy(options.activeContentPolicy),
+    appAddress: appUrl && { proto: appUrl.protocol.slice(0, -1), host: appUrl.host },
     logger: options.logger ?? console,
   };
 }

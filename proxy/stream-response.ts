@@ -3,6 +3,7 @@ import type { ResolvedOptions } from './options';
 import { sendError } from './errors';
 import { getClientResponseHeaders } from './headers';
 import { mergeSetCookieHeader } from './session-cookie';
+import { addContentSafetyHeaders, keepOutOfSharedCaches } from './response-safety';
 
 /**
  * Server-sent events must reach the browser event by event. Next compresses responses (the `compression`
@@ -33,8 +34,10 @@ export function streamResponse(proxyRes: IncomingMessage, res: ServerResponse, o
     sendError(res, 'bad_upstream_response');
     return;
   }
-  if (String(headers['content-type'] ?? '').toLowerCase().startsWith('text/event-stream')) keepEventStreamUnbuffered(headers);
+  addContentSafetyHeaders(headers, options);
   mergeSetCookieHeader(res, headers);
+  if (res.hasHeader('set-cookie')) keepOutOfSharedCaches(headers);
+  if (String(headers['content-type'] ?? '').toLowerCase().startsWith('text/event-stream')) keepEventStreamUnbuffered(headers);
   res.writeHead(proxyRes.statusCode ?? 502, headers);
   // An upstream that dies mid-body cuts the client's connection at once: a truncated response, not a
   // hang. (A client that goes away is handled by the exchange, which destroys `proxyRes`.) `pipe`,
