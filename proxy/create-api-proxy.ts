@@ -158,6 +158,7 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, options:
     closed,
     secrets: [token, refreshToken],
     replayable: IDEMPOTENT_METHODS.has(method) && bodyless,
+    hasBody: !bodyless,
     refreshAfter401: canRetry ? () => refreshSession(req, options, upstream.agent, refreshToken) : undefined,
   });
 }

@@ -16,6 +16,8 @@ export interface ExchangeOptions {
   secrets: Array<string | undefined>;
   /** An idempotent request without a body: safe to send again on a fresh connection. */
   replayable: boolean;
+  /** The client framed a body (Content-Length over 0, or chunked). */
+  hasBody: boolean;
   /**
    * Set when an upstream 401 may be answered by one refresh and one retry: the request has no body to
    * replay, a refresh token is there, and no refresh happened for this request yet.
@@ -49,9 +51,13 @@ export function runExchange(req: IncomingMessage, res: ServerResponse, options: 
     sendError(res, code, headers);
   };
 
+  // One timer until the answer's headers: it restarts with every request-body chunk, so it measures the
+  // client's silence while the body is still coming (408: a trickled body holds no sockets forever) and
+  // the upstream's once the body is in (504).
   const timer = setTimeout(() => {
     timedOut = true;
-    fail('upstream_timeout', `no answer within ${options.timeoutMs} ms`);
+    if (exchange.hasBody && !req.complete) fail('request_timeout', `no request body byte for ${options.timeoutMs} ms`, { connection: 'close' });
+    else fail('upstream_timeout', `no answer within ${options.timeoutMs} ms`);
   }, options.timeoutMs);
 
   // 'close' without a finished response: the client went away. Whatever is in flight upstream is
@@ -127,6 +133,8 @@ export function runExchange(req: IncomingMessage, res: ServerResponse, options: 
     },
   };
   upstream.forward(req, res, listeners);
+  // Added after http-proxy's pipe is in place, so no chunk flows before it.
+  if (exchange.hasBody) req.on('data', () => timer.refresh());
 
   // Counted beside http-proxy's pipe (added after it, so no chunk flows before the pipe is in place):
   // a body without Content-Length, or longer than it said, is cut off at the limit.

@@ -93,10 +93,22 @@ export interface ApiProxyOptions {
         maxConcurrent?: number;
       };
   /**
-   * No upstream answer within this time gives 504.
+   * No upstream answer within this time after the request's last byte gives 504; a request body that
+   * stops arriving for this long gives 408.
    * @default Number(process.env.API_TIMEOUT_MS) || 30000
    */
   timeoutMs?: number;
+  /**
+   * A streamed answer that stays silent this long (no byte from the upstream) is cut: both connections
+   * are closed. (A request body silent for `timeoutMs` before any answer gets 408 `request_timeout`.)
+   * @default timeoutMs
+   */
+  idleTimeoutMs?: number;
+  /**
+   * The same for `text/event-stream` answers, which may idle between events; `false`: never cut.
+   * @default 300000
+   */
+  eventStreamIdleTimeoutMs?: number | false;
   /**
    * Believe `X-Forwarded-Proto`, `X-Forwarded-Host` and `X-Forwarded-For` from the client.
    * Only true behind a reverse proxy that sets them.
@@ -179,6 +191,8 @@ export interface ResolvedOptions {
       }
     | undefined;
   timeoutMs: number;
+  idleTimeoutMs: number;
+  eventStreamIdleTimeoutMs: number | undefined;
   trustProxy: boolean;
   csrf: {
     enabled: boolean;
@@ -214,6 +228,7 @@ export const defaultOptions = {
     maxConcurrent: 32,
   },
   timeoutMs: 30_000,
+  eventStreamIdleTimeoutMs: 300_000,
   trustProxy: false,
   csrf: { trustSameSite: false, requireHeader: undefined, appOrigin: undefined },
   allow: undefined,

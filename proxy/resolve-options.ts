@@ -141,6 +141,7 @@ export function resolveOptions(options: ApiProxyOptions = {}): ResolvedOptions {
   if (clash !== undefined) {
     throw new ProxyConfigError(`passUpstreamCookies must not name the session or refresh cookie "${clash}"`);
   }
+  const timeoutMs = checkPositive('timeoutMs', options.timeoutMs ?? readEnvNumber('API_TIMEOUT_MS') ?? defaultOptions.timeoutMs);
   const checkedOrigin = appOrigin === undefined ? undefined : parseOrigin(appOrigin);
   const appUrl = checkedOrigin === undefined ? undefined : new URL(checkedOrigin);
   const maxRequestBodyBytes = options.maxRequestBodyBytes;
@@ -173,7 +174,10 @@ export function resolveOptions(options: ApiProxyOptions = {}): ResolvedOptions {
       skewSeconds: refresh.skewSeconds,
       reuseWindowSeconds: refresh.reuseWindowSeconds,
     },
-    timeoutMs: checkPositive('timeoutMs', options.timeoutMs ?? readEnvNumber('API_TIMEOUT_MS') ?? defaultOptions.timeoutMs),
+    timeoutMs,
+    idleTimeoutMs: checkPositive('idleTimeoutMs', options.idleTimeoutMs ?? timeoutMs),
+    eventStreamIdleTimeoutMs:
+      options.eventStreamIdleTimeoutMs === false ? undefined : checkPositive('eventStreamIdleTimeoutMs', options.eventStreamIdleTimeoutMs ?? defaultOptions.eventStreamIdleTimeoutMs),
     trustProxy: options.trustProxy ?? readEnvBoolean('TRUST_PROXY') ?? defaultOptions.trustProxy,
     csrf: {
       enabled: csrf !== undefined,

@@ -37,11 +37,29 @@ export function streamResponse(proxyRes: IncomingMessage, res: ServerResponse, o
   addContentSafetyHeaders(headers, options);
   mergeSetCookieHeader(res, headers);
   if (res.hasHeader('set-cookie')) keepOutOfSharedCaches(headers);
-  if (String(headers['content-type'] ?? '').toLowerCase().startsWith('text/event-stream')) keepEventStreamUnbuffered(headers);
+  const isEventStream = String(headers['content-type'] ?? '').toLowerCase().startsWith('text/event-stream');
+  if (isEventStream) keepEventStreamUnbuffered(headers);
   res.writeHead(proxyRes.statusCode ?? 502, headers);
   // An upstream that dies mid-body cuts the client's connection at once: a truncated response, not a
   // hang. (A client that goes away is handled by the exchange, which destroys `proxyRes`.) `pipe`,
   // not `pipeline`: it puts fewer listeners on `res`, where Next already keeps many.
   proxyRes.on('error', () => res.destroy());
+  cutWhenIdle(proxyRes, res, isEventStream ? options.eventStreamIdleTimeoutMs : options.idleTimeoutMs);
   proxyRes.pipe(res);
+}
+
+/**
+ * An upstream that sends headers and part of a body, then nothing, would hold the client's socket and
+ * its own for as long as the client waits. No byte for `idleMs`: both connections are cut (the client
+ * sees a truncated answer, as for an upstream that died).
+ */
+function cutWhenIdle(proxyRes: IncomingMessage, res: ServerResponse, idleMs: number | undefined): void {
+  if (idleMs === undefined || proxyRes.complete) return;
+  const timer = setTimeout(() => {
+    proxyRes.destroy();
+    res.destroy();
+  }, idleMs);
+  proxyRes.on('data', () => timer.refresh());
+  proxyRes.once('end', () => clearTimeout(timer));
+  proxyRes.once('close', () => clearTimeout(timer));
 }
