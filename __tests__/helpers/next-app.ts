@@ -1,4 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { listen } from './servers';
 
@@ -28,10 +29,10 @@ export async function freePort(): Promise<number> {
   return probe.port;
 }
 
-/** `next build` into `distDir` (relative to the project), failing loudly with the build output. */
-export function buildNextApp(distDir: string, env: Record<string, string> = {}): void {
+/** `next build` into `distDir` (relative to the app), failing loudly with the build output. `appDir`: a fixture app using this project's next. */
+export function buildNextApp(distDir: string, env: Record<string, string> = {}, appDir = ROOT): void {
   const result = spawnSync(process.execPath, [NEXT_BIN, 'build'], {
-    cwd: ROOT,
+    cwd: appDir,
     env: { ...process.env, ...env, NEXT_DIST_DIR: distDir, NEXT_TELEMETRY_DISABLED: '1', NODE_ENV: 'production' },
     encoding: 'utf8',
     timeout: 240_000,
@@ -43,7 +44,8 @@ export function buildNextApp(distDir: string, env: Record<string, string> = {}):
 export async function startNextApp(distDir: string, env: Record<string, string>, appDir = ROOT): Promise<NextApp> {
   const port = await freePort();
   let output = '';
-  const nextBin = appDir === ROOT ? NEXT_BIN : path.join(appDir, 'node_modules/next/dist/bin/next');
+  const ownNext = path.join(appDir, 'node_modules/next/dist/bin/next');
+  const nextBin = appDir === ROOT || !existsSync(ownNext) ? NEXT_BIN : ownNext;
   const child: ChildProcess = spawn(process.execPath, [nextBin, 'start', '-H', '127.0.0.1', '-p', String(port)], {
     cwd: appDir,
     env: { ...process.env, ...env, NEXT_DIST_DIR: distDir, NEXT_TELEMETRY_DISABLED: '1', NODE_ENV: 'production' },
