@@ -138,10 +138,19 @@ export function createDemoApi(options: DemoApiOptions): http.Server {
         return sendJson(res, 200, { bytes });
       }
       case 'POST /logout': {
-        // The whole family goes: the access token's, and the refresh token's if it is sent.
-        const { claims } = authenticate(req);
-        store.revoke(claims.jti);
-        store.revokeFamily(String(claims.fam));
+        // The whole family goes, from whichever token is sent: the access token's, and the refresh
+        // token's (JSON `refreshToken`), which is all a client has left once its access token expired.
+        const body = req.headers['content-type']?.startsWith('application/json') ? await readJson(req) : (req.resume(), {});
+        const refreshClaims = typeof body.refreshToken === 'string' ? verifyJwt(body.refreshToken, options.secret) : null;
+        const record = refreshClaims?.typ === 'refresh' ? store.refreshRecord(refreshClaims.jti) : undefined;
+        const header = req.headers['auth-token'];
+        const accessClaims = typeof header === 'string' ? verifyJwt(header, options.secret) : null;
+        if (!record && (!accessClaims || accessClaims.typ === 'refresh')) throw new HttpError(401, 'unauthorized', 'A valid token is required.');
+        if (record) store.revokeFamily(record.family);
+        if (accessClaims && accessClaims.typ !== 'refresh') {
+          store.revoke(accessClaims.jti);
+          store.revokeFamily(String(accessClaims.fam));
+        }
         return sendJson(res, 200, { loggedOut: true });
       }
       default:

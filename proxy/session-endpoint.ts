@@ -3,7 +3,7 @@ import type { ResolvedOptions } from './options';
 import type { Upstream } from './upstream';
 import { sendError, sendJson } from './errors';
 import { readJwtExpiry } from './jwt';
-import { resolveSession, type SessionState } from './refresh';
+import { resolveSession, retryAfterHeader, type SessionState } from './refresh';
 import { appendSetCookie } from './session-cookie';
 
 export interface SessionInfo {
@@ -27,7 +27,7 @@ export async function answerSession(req: IncomingMessage, res: ServerResponse, o
   req.resume();
   const session = await resolveSession(req, options, upstream.agent);
   if (res.headersSent || res.destroyed) return;
-  if (session.kind === 'failed') return sendError(res, session.code);
+  if (session.kind === 'failed') return sendError(res, session.code, retryAfterHeader(session));
   if (session.kind !== 'none') appendSetCookie(res, ...session.setCookies);
   sendJson(res, 200, JSON.stringify(describeSession(session)));
 }

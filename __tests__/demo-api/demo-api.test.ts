@@ -132,6 +132,21 @@ describe('demo API', () => {
     expect((await request(url).post('/refresh').send({ refreshToken })).status).toBe(401);
   });
 
+  it('logout with only the refresh token (the access token expired) revokes its family', async () => {
+    const { authToken, refreshToken } = await loginTokens();
+    const res = await request(url).post('/logout').send({ refreshToken });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ loggedOut: true });
+    expect((await request(url).post('/refresh').send({ refreshToken })).status).toBe(401);
+    expect((await request(url).get('/me').set('auth-token', authToken)).status).toBe(401);
+  });
+
+  it('logout with neither a valid access token nor a refresh token is 401', async () => {
+    const res = await request(url).post('/logout').send({ refreshToken: 'not-a-token' });
+    expect(res.status).toBe(401);
+    expect(res.body.error.code).toBe('unauthorized');
+  });
+
   it('logs one line per request, with the path and never a token', async () => {
     lines.length = 0;
     const token = await login();
