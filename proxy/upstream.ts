@@ -1,6 +1,5 @@
 import http, { type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
-import { Readable } from 'node:stream';
 import httpProxy from 'http-proxy';
 import type { ResolvedOptions } from './options';
 
@@ -37,18 +36,28 @@ export function createAgent(upstream: URL): http.Agent {
 
 const EXCHANGE = Symbol('next-bff-proxy.exchange');
 
+/** What one forward of a request needs, kept on the request itself (a symbol-keyed property). */
+interface Forwarding {
+  listeners: ExchangeListeners;
+  /** Send an empty body instead of piping `req` (a retry: the request's stream has already ended). */
+  replayEmptyBody: boolean;
+}
+type ForwardedRequest = IncomingMessage & { [EXCHANGE]?: Forwarding };
+
+/** An http-proxy web pass: called with the request, the response, the proxy's options, the head, the proxy and the callback. */
+type WebPass = (req: IncomingMessage, res: ServerResponse, options: unknown, head: unknown, server: unknown, callback?: (err: Error) => void) => void;
+
 export function createUpstream(options: ResolvedOptions): Upstream {
   const agent = createAgent(options.upstream);
   const { protocol, hostname, port } = options.upstream;
   const bareHostname = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
+  const transport = protocol === 'https:' ? https : http;
 
   const proxy = httpProxy.createProxyServer({
     target: { protocol, hostname: bareHostname, host: bareHostname, port },
     agent,
     // The response is written by the proxy's own code (header hygiene, login capture, errors).
     selfHandleResponse: true,
-    // `req.url` is already the full upstream path; `toProxy` keeps http-proxy from re-parsing it
-    // (url.parse escapes and rewrites characters, which would break signed URLs).
     toProxy: true,
     prependPath: false,
     xfwd: false,
@@ -56,51 +65,51 @@ export function createUpstream(options: ResolvedOptions): Upstream {
     ws: false,
   });
 
-  // http-proxy's `deleteLength` pass sets `Content-Length: 0` on a DELETE or OPTIONS without one and
-  // drops `Transfer-Encoding`, yet still pipes the body: the upstream reads that body as the next request
-  // on the pooled connection (request smuggling; node-http-proxy #1720). The proxy owns framing: the
-  // headers it builds carry the client's own framing, and no pass rewrites them.
-  const passes = proxy as unknown as { webPasses: Array<{ name: string }> };
-  passes.webPasses = passes.webPasses.filter((pass) => pass.name !== 'deleteLength');
-  if (passes.webPasses.map((pass) => pass.name).join() !== 'timeout,XHeaders,stream') {
-    throw new Error('next-bff-proxy: unexpected http-proxy web passes; refusing to forward with unknown request rewrites');
-  }
-
-  // Per-request state lives on the request itself (a symbol-keyed property): one listener per event for
-  // the life of the proxy. A once-listener per request on the shared proxy would fire for whichever response came next
-  // under concurrency. (A WeakMap would do too, but its ephemeron entries cost the GC on every request:
-  // measured as the largest share of this proxy's own per-request cost.)
-  const exchanges = {
-    get: (req: IncomingMessage) => (req as IncomingMessage & { [EXCHANGE]?: ExchangeListeners })[EXCHANGE],
-    set: (req: IncomingMessage, listeners: ExchangeListeners) => {
-      (req as IncomingMessage & { [EXCHANGE]?: ExchangeListeners })[EXCHANGE] = listeners;
-    },
+  /**
+   * The one web pass: sends `req` upstream exactly as the proxy prepared it. http-proxy's own passes are
+   * replaced, for two measured reasons:
+   * - `deleteLength` sets `Content-Length: 0` on a DELETE or OPTIONS without one and drops
+   *   `Transfer-Encoding`, yet still pipes the body: the upstream reads that body as the next request on
+   *   the pooled connection (request smuggling; node-http-proxy #1720). The proxy owns framing: the
+   *   headers it built carry the client's own framing (readBodyFraming), and nothing rewrites them.
+   * - `stream` copies the headers with `util._extend`, deprecated at run time since Node 22 (DEP0060):
+   *   every app printed a DeprecationWarning at its first proxied request (fixed upstream, never released).
+   * `timeout` and `XHeaders` do nothing with these options. Per-request state lives on the request, so
+   * no listener on the shared proxy can fire for another request's response.
+   */
+  const sendUpstream: WebPass = (req, _res, _options, _head, _server, callback) => {
+    const forwarding = (req as ForwardedRequest)[EXCHANGE];
+    if (!forwarding) return;
+    const { listeners } = forwarding;
+    const proxyReq = transport.request({ protocol, hostname: bareHostname, port, method: req.method, path: req.url, headers: req.headers, agent });
+    const onError = (err: NodeJS.ErrnoException) => (callback ? callback(err) : listeners.onUpstreamError(err));
+    proxyReq.on('socket', () => listeners.onUpstreamRequest(proxyReq));
+    proxyReq.on('error', onError);
+    proxyReq.on('response', (proxyRes) => listeners.onUpstreamResponse(proxyRes));
+    if (forwarding.replayEmptyBody) {
+      proxyReq.end();
+      return;
+    }
+    // A client connection that fails mid-body: the upstream request is abandoned (the exchange answers).
+    req.on('error', onError);
+    req.pipe(proxyReq);
   };
-  proxy.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage) => {
-    const listeners = exchanges.get(req);
-    if (listeners) listeners.onUpstreamRequest(proxyReq);
-    else proxyReq.destroy();
-  });
-  proxy.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage) => {
-    const listeners = exchanges.get(req);
-    if (listeners) listeners.onUpstreamResponse(proxyRes);
-    else proxyRes.destroy();
-  });
-  // http-proxy emits this (instead of calling back) when the client's socket is already gone.
-  proxy.on('econnreset', () => {});
-  // Every call passes a callback, so this only guards against an http-proxy path we did not foresee:
-  // without a listener, an 'error' event would crash the process.
+  (proxy as unknown as { webPasses: WebPass[] }).webPasses = [sendUpstream];
+  // Without a listener, an 'error' event would crash the process; every call passes a callback, so
+  // this only guards against a path of http-proxy's we did not foresee.
   proxy.on('error', (err: NodeJS.ErrnoException, req: IncomingMessage) => {
-    exchanges.get(req)?.onUpstreamError(err);
+    (req as ForwardedRequest)[EXCHANGE]?.listeners.onUpstreamError(err);
   });
+
+  // http-proxy takes the callback in the options' place; @types/http-proxy does not say so.
+  const web = proxy.web.bind(proxy) as unknown as (req: IncomingMessage, res: ServerResponse, callback: (err: NodeJS.ErrnoException) => void) => void;
 
   return {
     agent,
     forward(req, res, listeners, forwardOptions = {}) {
-      exchanges.set(req, listeners);
-      // http-proxy pipes `buffer` instead of `req` when given one.
-      const perRequest = forwardOptions.replayEmptyBody ? { buffer: Readable.from([]) } : {};
-      proxy.web(req, res, perRequest, (err: NodeJS.ErrnoException) => listeners.onUpstreamError(err));
+      (req as ForwardedRequest)[EXCHANGE] = { listeners, replayEmptyBody: forwardOptions.replayEmptyBody === true };
+      // No per-request options object: http-proxy would copy its options with `util._extend` (DEP0060).
+      web(req, res, (err) => listeners.onUpstreamError(err));
     },
   };
 }

@@ -79,7 +79,8 @@ describe('the catch-all route under next start', () => {
   it('captures the login into an httpOnly cookie', async () => {
     const res = await rawRequest(app.url, 'POST', '/api/login', { 'content-type': 'application/json', origin: app.url }, '{"email":"a","password":"b"}');
     expect(res.status).toBe(200);
-    expect(res.headers['set-cookie']).toEqual(['auth-token=next-token-1; Path=/; HttpOnly; SameSite=Lax']);
+    // No refresh token in this answer: the refresh cookie is cleared (a login replaces both).
+    expect(res.headers['set-cookie']).toEqual(['auth-token=next-token-1; Path=/; HttpOnly; SameSite=Lax', 'refresh-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0']);
     expect(res.body.toString()).toBe('{"user":{"name":"Ada"}}');
   });
 
