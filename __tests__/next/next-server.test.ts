@@ -122,3 +122,12 @@ describe('the catch-all route under next start', () => {
     expect(app.output()).not.toContain('MaxListenersExceededWarning');
   });
 });
+
+describe('warnings in the Next process', () => {
+  // On Node 22 and later, http-proxy 1.18.1's `util._extend` printed DEP0060 at the first proxied request
+  // (`.ci/run` runs this file on Node 24 as well).
+  it('prints no DeprecationWarning over the requests above', () => {
+    expect(app.output()).toContain('Ready');
+    expect(app.output()).not.toMatch(/DeprecationWarning|\[DEP\d+\]/);
+  });
+});
