@@ -48,7 +48,9 @@ export function runExchange(req: IncomingMessage, res: ServerResponse, options: 
     settled = true;
     options.logger.error(`[next-bff-proxy] ${code} (${req.method ?? '?'} request): ${detail}`);
     abortUpstream();
-    sendError(res, code, headers);
+    // An answer before the request's body is all in: the rest of that body would be read as the next
+    // request on this connection, so the connection ends with this answer.
+    sendError(res, code, req.complete ? headers : { ...headers, connection: 'close' });
   };
 
   // One timer until the answer's headers: it restarts with every request-body chunk, so it measures the
