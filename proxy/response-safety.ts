@@ -36,7 +36,15 @@ function toClientLinks(value: string, options: ResolvedOptions): string | undefi
 
 const URL_HEADERS = ['location', 'content-location'];
 
-/** Rewrites (or drops) the response headers that can carry an upstream URL: SECURITY.md's promise. */
+/** `Refresh: 5; url=http://10.0.0.5/v1/next` (HTML's refresh header, which browsers follow). */
+function toClientRefresh(value: string, options: ResolvedOptions): string | undefined {
+  const match = /^(\s*\d+(?:\.\d*)?\s*[;,]\s*(?:url\s*=\s*)?)(['"]?)(.*?)\2\s*$/i.exec(value);
+  if (!match) return value;
+  const mapped = toClientUrl(match[3] ?? '', options);
+  return mapped === undefined ? undefined : `${match[1] ?? ''}${match[2] ?? ''}${mapped}${match[2] ?? ''}`;
+}
+
+/** Rewrites (or drops) the response headers that can carry an upstream URL (Location, Content-Location, Refresh, Link): SECURITY.md's promise. */
 export function rewriteUpstreamUrls(headers: OutgoingHttpHeaders, options: ResolvedOptions): void {
   for (const name of URL_HEADERS) {
     const value = headers[name];
@@ -44,6 +52,12 @@ export function rewriteUpstreamUrls(headers: OutgoingHttpHeaders, options: Resol
     const mapped = toClientUrl(value, options);
     if (mapped === undefined) delete headers[name];
     else headers[name] = mapped;
+  }
+  const refresh = headers.refresh;
+  if (typeof refresh === 'string') {
+    const mapped = toClientRefresh(refresh, options);
+    if (mapped === undefined) delete headers.refresh;
+    else headers.refresh = mapped;
   }
   const link = headers.link;
   if (link !== undefined) {
