@@ -131,7 +131,7 @@ describe('answers that set cookies are kept out of shared caches', () => {
   });
 });
 
-describe('upstream URLs in Location, Content-Location and Link', () => {
+describe('upstream URLs in Location, Content-Location, Link and Refresh', () => {
   const API = 'http://api.test';
   let proxy: Awaited<ReturnType<typeof startProxy>>;
   beforeAll(async () => {
@@ -171,6 +171,19 @@ describe('upstream URLs in Location, Content-Location and Link', () => {
     const res = await get(proxy.url, '/api/items');
     expect(res.status).toBe(200);
     expect(lines(res, 'link')).toEqual(clientLink === undefined ? [] : [clientLink]);
+  });
+
+  it.each([
+    ['0; url=http://api.test/v1/next?a=1', 'mapped to 0; url=/api/next?a=1', '0; url=/api/next?a=1'],
+    ["5;URL='http://api.test/v1/next'", "mapped to 5;URL='/api/next'", "5;URL='/api/next'"],
+    ['3; url=http://api.test/admin', "dropped (the upstream's host, outside API_URL's path)", undefined],
+    ['1; url=https://idp.example.com/x', 'unchanged (another host)', '1; url=https://idp.example.com/x'],
+    ['10', 'unchanged (no URL)', '10'],
+  ])('Refresh %s: %s', async (upstreamRefresh, _what, clientRefresh) => {
+    nock(API).get('/v1/page').reply(200, 'ok', { 'content-type': 'text/plain', refresh: upstreamRefresh });
+    const res = await get(proxy.url, '/api/page');
+    expect(res.status).toBe(200);
+    expect(lines(res, 'refresh')).toEqual(clientRefresh === undefined ? [] : [clientRefresh]);
   });
 });
 
