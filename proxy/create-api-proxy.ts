@@ -147,7 +147,10 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, options:
     refreshed = true;
   }
 
-  setUpstreamRequestHeaders(req, options, token, route === 'login');
+  // A login carries no session upstream: the old token has no business there, and an answer echoing
+  // it would not be scrubbed of it.
+  const sentToken = route === 'login' ? undefined : token;
+  setUpstreamRequestHeaders(req, options, sentToken, route === 'login');
   req.url = buildUpstreamPath(options.upstreamBasePath, target);
   // Only a request without a body can be sent a second time (a streamed body is never replayed):
   // after a refresh, or after a stale keep-alive socket.
@@ -159,6 +162,7 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, options:
     secrets: [token, refreshToken],
     replayable: IDEMPOTENT_METHODS.has(method) && bodyless,
     hasBody: !bodyless,
+    sentToken: sentToken !== undefined || canRetry,
     refreshAfter401: canRetry ? () => refreshSession(req, options, upstream.agent, refreshToken) : undefined,
   });
 }

@@ -14,6 +14,8 @@ export interface ExchangeOptions {
   closed: Promise<void>;
   /** The request's tokens (access, refresh): never passed on in a response header. */
   secrets: Array<string | undefined>;
+  /** The request went upstream with the user's token: its answer is personal (see keepPersonalAnswerPrivate). */
+  sentToken: boolean;
   /** An idempotent request without a body: safe to send again on a fresh connection. */
   replayable: boolean;
   /** The client framed a body (Content-Length over 0, or chunked). */
@@ -111,7 +113,11 @@ export function runExchange(req: IncomingMessage, res: ServerResponse, options: 
         response.destroy();
         return;
       }
-      if (response.statusCode === 401 && exchange.refreshAfter401 && !retried) {
+      const status = response.statusCode ?? 0;
+      // Node's client takes any three digits (`099`, `000`, a final `1xx`); Node's server would throw
+      // on writing them, inside a socket event, out of every try: a crash, or a client left hanging.
+      if (status < 200 || status > 999) return fail('bad_upstream_response', `upstream status ${status}`);
+      if (status === 401 && exchange.refreshAfter401 && !retried) {
         // The 401's body is of no use; reading it keeps the upstream connection reusable.
         response.resume();
         retryAfterRefresh(exchange.refreshAfter401);
@@ -119,7 +125,7 @@ export function runExchange(req: IncomingMessage, res: ServerResponse, options: 
       }
       if (exchange.isLogin) {
         // The login answer is buffered, so the timer keeps running until it is read.
-        answerLogin(req, res, response, options).then(
+        answerLogin(req, res, response, options, exchange.secrets).then(
           (outcome) => {
             clearTimeout(timer);
             if (outcome !== 'sent') fail(timedOut ? 'upstream_timeout' : outcome.code, outcome.detail);
@@ -131,7 +137,13 @@ export function runExchange(req: IncomingMessage, res: ServerResponse, options: 
       }
       clearTimeout(timer);
       settled = true;
-      streamResponse(response, res, options, exchange.secrets);
+      try {
+        streamResponse(response, res, options, exchange.secrets, exchange.sentToken);
+      } catch (err) {
+        // Whatever went wrong here, it must not escape into the socket's event handler.
+        settled = false;
+        fail('internal_error', err instanceof Error ? err.name : 'stream failed');
+      }
     },
   };
   upstream.forward(req, res, listeners);

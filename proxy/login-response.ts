@@ -48,6 +48,8 @@ export function takeTokensFromBody(
   raw: Buffer,
   accessPath: readonly string[],
   refreshPath?: readonly string[],
+  /** Other tokens to remove wherever they appear (the ones the request's cookies held). */
+  otherSecrets: readonly (string | undefined)[] = [],
 ): { token: string; refreshToken: string | undefined; body: string } {
   let parsed: Json;
   try {
@@ -63,6 +65,7 @@ export function takeTokensFromBody(
   const refreshToken = typeof refresh === 'string' && refresh !== '' ? refresh : undefined;
 
   let rest = withoutToken(parsed, token);
-  if (refreshToken !== undefined && rest !== undefined) rest = withoutToken(rest, refreshToken);
+  // Short strings would match ordinary values by chance; real tokens are far longer.
+  for (const secret of [refreshToken, ...otherSecrets]) if (secret !== undefined && secret.length >= 8 && rest !== undefined) rest = withoutToken(rest, secret);
   return { token, refreshToken, body: JSON.stringify(rest) };
 }

@@ -7,6 +7,7 @@ import { BodyReadError, readBoundedBody } from './bounded-body';
 import { LoginResponseError, takeTokensFromBody } from './login-response';
 import { appendSetCookie, sessionCookies, UnstorableTokenError } from './session-cookie';
 import { streamResponse } from './stream-response';
+import { rememberIssuedRefreshToken } from './refresh';
 import { readSetCookieValue } from './upstream-cookies';
 
 export type LoginOutcome = 'sent' | { code: ProxyErrorCode; detail: string };
@@ -19,10 +20,17 @@ const REPRESENTATION_HEADERS = ['content-encoding', 'content-type', 'etag', 'con
  * upstream's cookie) moved into httpOnly cookies; an upstream refusal passes through unchanged, with no
  * Set-Cookie at all (an existing session stays). Returns 'sent' or why the answer could not be used.
  */
-export async function answerLogin(req: IncomingMessage, res: ServerResponse, proxyRes: IncomingMessage, options: ResolvedOptions): Promise<LoginOutcome> {
+export async function answerLogin(
+  req: IncomingMessage,
+  res: ServerResponse,
+  proxyRes: IncomingMessage,
+  options: ResolvedOptions,
+  /** The tokens the request's cookies held: never sent to the login endpoint, never passed back. */
+  requestSecrets: readonly (string | undefined)[],
+): Promise<LoginOutcome> {
   const status = proxyRes.statusCode ?? 502;
   if (status < 200 || status > 299) {
-    streamResponse(proxyRes, res, options);
+    streamResponse(proxyRes, res, options, requestSecrets, false);
     return 'sent';
   }
 
@@ -32,13 +40,14 @@ export async function answerLogin(req: IncomingMessage, res: ServerResponse, pro
   try {
     const raw = await readBoundedBody(proxyRes, options.login.maxResponseBytes);
     const refresh = options.refresh;
-    const taken = takeTokensFromBody(raw, options.login.tokenField, refresh?.tokenField);
+    const taken = takeTokensFromBody(raw, options.login.tokenField, refresh?.tokenField, requestSecrets);
     const refreshToken = taken.refreshToken ?? (refresh ? readSetCookieValue(proxyRes.headers['set-cookie'], refresh.upstreamCookieName) : undefined);
     // A login replaces both cookies: with no refresh token in this answer, a previous user's refresh
     // cookie must not survive, or the next refresh would sign the browser in as that user.
     cookies = sessionCookies(req, options, { access: taken.token, refresh: refreshToken ?? null });
+    if (refreshToken !== undefined) rememberIssuedRefreshToken(options, refreshToken);
     body = taken.body;
-    secrets = refreshToken === undefined ? [taken.token] : [taken.token, refreshToken];
+    secrets = [taken.token, ...(refreshToken === undefined ? [] : [refreshToken]), ...requestSecrets.filter((secret): secret is string => secret !== undefined)];
   } catch (err) {
     if (err instanceof LoginResponseError || err instanceof UnstorableTokenError) return { code: 'bad_login_response', detail: err.reason };
     if (err instanceof BodyReadError && err.reason !== 'cut_off') return { code: 'bad_login_response', detail: err.reason };

@@ -1,6 +1,8 @@
 import type http from 'node:http';
 import type { IncomingMessage } from 'node:http';
+import { createHash } from 'node:crypto';
 import type { ResolvedOptions } from './options';
+import { logThrottled } from './log-throttle';
 import { readJwtExpiry } from './jwt';
 import { takeTokensFromBody, LoginResponseError } from './login-response';
 import { readSetCookieValue } from './upstream-cookies';
@@ -38,6 +40,10 @@ interface RefreshState {
   recent: Map<string, { outcome: RefreshOutcome; until: number }>;
   /** Recent refusals, kept apart (and smaller) for the requests right behind a refused one. */
   refused: Map<string, { outcome: RefreshOutcome; until: number }>;
+  /** Fingerprints of the refresh tokens this process stored in a cookie (at login or refresh). */
+  issued: Set<string>;
+  /** Refreshes in flight for tokens this process issued, and for tokens it never saw. */
+  running: { known: number; unknown: number };
 }
 
 // One state per process, shared through globalThis: Next bundles API routes and pages separately, and
@@ -45,6 +51,32 @@ interface RefreshState {
 const STATE_KEY = Symbol.for('next-bff-proxy.refresh-state');
 const MAX_RECENT = 10_000;
 const MAX_REFUSED = 1_000;
+const MAX_ISSUED = 100_000;
+
+/** The key of a refresh token's outcomes: per upstream, so two proxies in one process never share one. */
+function refreshKey(options: ResolvedOptions, refreshToken: string): string {
+  return `${options.upstream.href} ${options.refresh?.path ?? ''} ${refreshToken}`;
+}
+
+/** A short digest: the set of issued tokens holds no token itself, and stays small. */
+function fingerprint(key: string): string {
+  return createHash('sha256').update(key).digest('base64url').slice(0, 22);
+}
+
+/**
+ * Remembers a refresh token this process put in a cookie. Refreshes of such tokens have a budget of
+ * their own, so a flood of junk refresh cookies (tokens no one issued) cannot take every refresh slot
+ * and leave real users unable to renew. (After a restart, or on another instance, a real token is
+ * unknown here and shares the junk's budget: slower under attack, never refused for good.)
+ */
+export function rememberIssuedRefreshToken(options: ResolvedOptions, refreshToken: string): void {
+  const { issued } = state();
+  issued.add(fingerprint(refreshKey(options, refreshToken)));
+  if (issued.size > MAX_ISSUED) {
+    const oldest = issued.values().next();
+    if (!oldest.done) issued.delete(oldest.value);
+  }
+}
 
 // RFC 9110 §10.2.3: delay-seconds or an HTTP-date; anything else is not passed on.
 const RETRY_AFTER = /^(\d{1,9}|[A-Za-z]{3}, \d{2} [A-Za-z]{3} \d{4} \d{2}:\d{2}:\d{2} GMT)$/;
@@ -54,7 +86,7 @@ const SESSION_ENDING_STATUS = new Set([400, 401, 403]);
 
 function state(): RefreshState {
   const holder = globalThis as unknown as Record<symbol, RefreshState | undefined>;
-  holder[STATE_KEY] ??= { inFlight: new Map(), recent: new Map(), refused: new Map() };
+  holder[STATE_KEY] ??= { inFlight: new Map(), recent: new Map(), refused: new Map(), issued: new Set(), running: { known: 0, unknown: 0 } };
   return holder[STATE_KEY];
 }
 
@@ -84,13 +116,13 @@ async function callRefresh(options: ResolvedOptions, agent: http.Agent, refreshT
     return { kind: 'failed', code };
   }
   if (SESSION_ENDING_STATUS.has(reply.status)) {
-    options.logger.warn(`[next-bff-proxy] refresh refused by the upstream (${reply.status}): session ended`);
+    logThrottled(options.logger, 'warn', 'refresh-refused', `[next-bff-proxy] refresh refused by the upstream (${reply.status}): session ended`);
     return { kind: 'rejected' };
   }
   if (reply.status < 200 || reply.status > 299) {
     // 408, 429 (a rate limiter, which sees every user behind the proxy's one address), 5xx...: the
     // refresh token may well be good, so the session is kept.
-    options.logger.error(`[next-bff-proxy] refresh failed: upstream answered ${reply.status}; session kept`);
+    logThrottled(options.logger, 'error', 'refresh-status', `[next-bff-proxy] refresh failed: upstream answered ${reply.status}; session kept`);
     const retryAfter = reply.headers['retry-after']?.trim();
     return { kind: 'failed', code: 'refresh_unavailable', ...(retryAfter && RETRY_AFTER.test(retryAfter) ? { retryAfter } : {}) };
   }
@@ -110,28 +142,33 @@ async function callRefresh(options: ResolvedOptions, agent: http.Agent, refreshT
  * same time (single flight), and reuses a rotation's result for `reuseWindowSeconds` afterwards.
  */
 export function refreshTokens(options: ResolvedOptions, agent: http.Agent, refreshToken: string): Promise<RefreshOutcome> {
-  const { inFlight, recent, refused } = state();
-  // Per upstream: two proxies in one process never share a refresh token's outcome.
-  const key = `${options.upstream.href} ${options.refresh?.path ?? ''} ${refreshToken}`;
+  const { inFlight, recent, refused, issued, running } = state();
+  const key = refreshKey(options, refreshToken);
   const cached = recent.get(key) ?? refused.get(key);
   if (cached && cached.until > Date.now()) return Promise.resolve(cached.outcome);
-  const running = inFlight.get(key);
-  if (running) return running;
-  if (!options.refresh || inFlight.size >= options.refresh.maxConcurrent) {
-    options.logger.warn('[next-bff-proxy] refresh_unavailable: too many refreshes in flight');
+  const joined = inFlight.get(key);
+  if (joined) return joined;
+  const pool = issued.has(fingerprint(key)) ? 'known' : 'unknown';
+  if (!options.refresh || running[pool] >= options.refresh.maxConcurrent) {
+    logThrottled(options.logger, 'warn', `refresh-busy-${pool}`, `[next-bff-proxy] refresh_unavailable: too many refreshes in flight (${pool} refresh tokens)`);
     return Promise.resolve({ kind: 'failed', code: 'refresh_unavailable', retryAfter: '1' });
   }
   const window = options.refresh.reuseWindowSeconds * 1000;
 
-  const flight = callRefresh(options, agent, refreshToken).then((outcome) => {
-    inFlight.delete(key);
-    if (outcome.kind !== 'failed' && window > 0) {
-      const memory = outcome.kind === 'refreshed' ? recent : refused;
-      evictFromFront(memory, outcome.kind === 'refreshed' ? MAX_RECENT : MAX_REFUSED);
-      memory.set(key, { outcome, until: Date.now() + window });
-    }
-    return outcome;
-  });
+  running[pool] += 1;
+  const flight = callRefresh(options, agent, refreshToken)
+    .catch((): RefreshOutcome => ({ kind: 'failed', code: 'upstream_unavailable' }))
+    .then((outcome) => {
+      running[pool] -= 1;
+      inFlight.delete(key);
+      if (outcome.kind === 'refreshed' && outcome.tokens.refresh !== undefined) rememberIssuedRefreshToken(options, outcome.tokens.refresh);
+      if (outcome.kind !== 'failed' && window > 0) {
+        const memory = outcome.kind === 'refreshed' ? recent : refused;
+        evictFromFront(memory, outcome.kind === 'refreshed' ? MAX_RECENT : MAX_REFUSED);
+        memory.set(key, { outcome, until: Date.now() + window });
+      }
+      return outcome;
+    });
   inFlight.set(key, flight);
   return flight;
 }

@@ -106,3 +106,27 @@ export function keepOutOfSharedCaches(headers: OutgoingHttpHeaders): void {
   delete headers.expires;
   headers['cache-control'] = 'private, no-store';
 }
+
+const TOKEN_HEADERS = new Set(['auth-token', 'authorization']);
+const EXPLICITLY_SHAREABLE_OR_PRIVATE = /(^|,)\s*(public|private|no-store|must-revalidate|s-maxage\s*=\s*"?\d+"?)\s*(,|$)/i;
+
+/**
+ * An answer to a request that carried the user's token is personal. RFC 9111 §3.5 keeps a shared cache
+ * from reusing answers to requests with `Authorization` unless they say so; behind the proxy the
+ * browser's request carries only a Cookie, and a `Vary: auth-token` (or `Authorization`) names a header
+ * a cache in front of the app never sees, so every user would get the first user's answer. Here `Vary`
+ * on the token header becomes `Vary: Cookie`, and an answer that does not explicitly allow sharing
+ * (`public`, `s-maxage`, `must-revalidate`) is marked `private`.
+ */
+export function keepPersonalAnswerPrivate(headers: OutgoingHttpHeaders): void {
+  const vary = headers.vary;
+  if (vary !== undefined) {
+    const names = (Array.isArray(vary) ? vary.join(',') : String(vary)).split(',').map((name) => name.trim()).filter(Boolean);
+    if (names.some((name) => TOKEN_HEADERS.has(name.toLowerCase()))) {
+      const rewritten = names.map((name) => (TOKEN_HEADERS.has(name.toLowerCase()) ? 'Cookie' : name));
+      headers.vary = [...new Set(rewritten)].join(', ');
+    }
+  }
+  const cacheControl = headers['cache-control'] === undefined ? '' : String(headers['cache-control']);
+  if (!EXPLICITLY_SHAREABLE_OR_PRIVATE.test(cacheControl)) headers['cache-control'] = cacheControl ? `private, ${cacheControl}` : 'private';
+}

@@ -3,7 +3,7 @@ import type { ResolvedOptions } from './options';
 import { sendError } from './errors';
 import { getClientResponseHeaders } from './headers';
 import { mergeSetCookieHeader } from './session-cookie';
-import { addContentSafetyHeaders, keepOutOfSharedCaches } from './response-safety';
+import { addContentSafetyHeaders, keepOutOfSharedCaches, keepPersonalAnswerPrivate } from './response-safety';
 
 /**
  * Server-sent events must reach the browser event by event. Next compresses responses (the `compression`
@@ -16,8 +16,17 @@ function keepEventStreamUnbuffered(headers: Record<string, unknown>): void {
   headers['x-accel-buffering'] ??= 'no';
 }
 
-/** Passes the upstream response on as a stream, with hop-by-hop headers and upstream cookies removed. */
-export function streamResponse(proxyRes: IncomingMessage, res: ServerResponse, options: ResolvedOptions, secrets: readonly (string | undefined)[] = []): void {
+/**
+ * Passes the upstream response on as a stream, with hop-by-hop headers and upstream cookies removed.
+ * `secrets`: the request's tokens, never passed on in a header; `sentToken`: the answer is personal.
+ */
+export function streamResponse(
+  proxyRes: IncomingMessage,
+  res: ServerResponse,
+  options: ResolvedOptions,
+  secrets: readonly (string | undefined)[],
+  sentToken: boolean,
+): void {
   const headers = getClientResponseHeaders(proxyRes.headers, options, { keepLength: true, secrets });
   try {
     // http-proxy would throw from inside its response handler on a header Node refuses to send
@@ -37,6 +46,7 @@ export function streamResponse(proxyRes: IncomingMessage, res: ServerResponse, o
   addContentSafetyHeaders(headers, options);
   mergeSetCookieHeader(res, headers);
   if (res.hasHeader('set-cookie')) keepOutOfSharedCaches(headers);
+  else if (sentToken) keepPersonalAnswerPrivate(headers);
   const isEventStream = String(headers['content-type'] ?? '').toLowerCase().startsWith('text/event-stream');
   if (isEventStream) keepEventStreamUnbuffered(headers);
   res.writeHead(proxyRes.statusCode ?? 502, headers);

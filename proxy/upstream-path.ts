@@ -44,13 +44,32 @@ export function parseProxiedTarget(rawTarget: string, pathPrefix: string): Proxi
     } catch {
       return 'bad_path';
     }
-    // `..;x` is `..` to servlet containers (matrix parameters are cut before dot segments are resolved).
-    const dots = decoded.split(';')[0];
-    if (dots === '.' || dots === '..' || FORBIDDEN_DECODED.test(decoded)) return 'bad_path';
+    // `..;x` is `..` to servlet containers (matrix parameters are cut before dot segments are resolved);
+    // `...`, `.. ` and `．．` (fullwidth, `..` after NFKC) are `..` to upstreams that trim or normalise.
+    if (isDotSegment(decoded.split(';')[0] ?? '') || FORBIDDEN_DECODED.test(decoded)) return 'bad_path';
     decodedSegments.push(decoded);
   }
   const decoded = decodedSegments.length === 0 ? '' : '/' + decodedSegments.join('/');
   return { path, query, routeKey: toRouteKey(decoded) };
+}
+
+/** A segment of nothing but dots and white space, once NFKC-normalised: a dot segment to some upstream. */
+function isDotSegment(segment: string): boolean {
+  const normalized = segment.normalize('NFKC');
+  return normalized.includes('.') && /^[\s.]+$/.test(normalized);
+}
+
+/** The segment without trailing dots and white space (a loop: a regex without a start anchor is quadratic here). */
+function trimTrailingDotsAndSpaces(segment: string): string {
+  let end = segment.length;
+  while (end > 0 && /[\s.]/.test(segment[end - 1] ?? '')) end--;
+  return segment.slice(0, end);
+}
+
+/** `login.json` → `login`: a final `.ext` of letters and digits dropped. */
+function withoutExtension(segment: string): string {
+  const dot = segment.lastIndexOf('.');
+  return dot !== -1 && /^[A-Za-z0-9]*$/.test(segment.slice(dot + 1)) ? segment.slice(0, dot) : segment;
 }
 
 /**
@@ -61,7 +80,7 @@ export function parseProxiedTarget(rawTarget: string, pathPrefix: string): Proxi
 function toRouteKey(decodedPath: string): string {
   const key = decodedPath
     .split('/')
-    .map((segment) => (segment.split(';')[0] ?? '').replace(/(\.[A-Za-z0-9]*)?[\s.]*$/, '').replace(/[\s.]+$/, ''))
+    .map((segment) => trimTrailingDotsAndSpaces(withoutExtension(trimTrailingDotsAndSpaces(segment.split(';')[0] ?? ''))))
     .join('/')
     .toLowerCase()
     .replace(/\/+$/, '');
