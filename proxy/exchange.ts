@@ -50,9 +50,15 @@ export function runExchange(req: IncomingMessage, res: ServerResponse, options: 
     settled = true;
     options.logger.error(`[next-bff-proxy] ${code} (${req.method ?? '?'} request): ${detail}`);
     abortUpstream();
-    // An answer before the request's body is all in: the rest of that body would be read as the next
-    // request on this connection, so the connection ends with this answer.
-    sendError(res, code, req.complete ? headers : { ...headers, connection: 'close' });
+    if (req.complete) return sendError(res, code, headers);
+    // An answer before the request's body is all in: the connection ends with it (the rest of the body
+    // is read and dropped so the client can read the answer, for at most `timeoutMs`, then cut).
+    sendError(res, code, { ...headers, connection: 'close' });
+    req.unpipe();
+    req.resume();
+    const cut = setTimeout(() => req.socket.destroy(), options.timeoutMs);
+    cut.unref();
+    req.once('end', () => clearTimeout(cut));
   };
 
   // One timer until the answer's headers: it restarts with every request-body chunk, so it measures the
@@ -60,7 +66,9 @@ export function runExchange(req: IncomingMessage, res: ServerResponse, options: 
   // the upstream's once the body is in (504).
   const timer = setTimeout(() => {
     timedOut = true;
-    if (exchange.hasBody && !req.complete) fail('request_timeout', `no request body byte for ${options.timeoutMs} ms`, { connection: 'close' });
+    // A body held back because the upstream does not read it (backpressure) is the upstream's silence.
+    const clientSilent = exchange.hasBody && !req.complete && !proxyReq?.writableNeedDrain;
+    if (clientSilent) fail('request_timeout', `no request body byte for ${options.timeoutMs} ms`, { connection: 'close' });
     else fail('upstream_timeout', `no answer within ${options.timeoutMs} ms`);
   }, options.timeoutMs);
 

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { ResolvedOptions } from './options';
 import { getRequestHost, isSecureRequest } from './request-info';
-import { rewriteUpstreamUrls } from './response-safety';
+import { rewriteUpstreamUrls } from './upstream-urls';
 
 // RFC 9110 §7.6.1: hop-by-hop fields, plus the ones that older intermediaries still send.
 const HOP_BY_HOP_HEADERS = new Set([

@@ -3,7 +3,7 @@ import type { ResolvedOptions } from './options';
 import type { Upstream } from './upstream';
 import { sendJson } from './errors';
 import { upstreamAuthHeader } from './headers';
-import { needsRefresh, refreshTokens } from './refresh';
+import { forgetRotationsTo, needsRefresh, refreshTokens } from './refresh';
 import { appendSetCookie, clearedSessionCookies, readSessionCookies } from './session-cookie';
 import { callUpstream } from './upstream-call';
 
@@ -31,7 +31,10 @@ export async function answerLogout(req: IncomingMessage, res: ServerResponse, op
   // Any request body is of no use here; reading it lets the connection be reused.
   req.resume();
   const upstreamPath = options.logout.upstreamPath;
+  const cookies = readSessionCookies(req, options);
   const tokens = upstreamPath === undefined ? undefined : await tokensToRevoke(req, options, upstream);
+  // The session ends here for this process too: no late request may get its tokens back.
+  forgetRotationsTo(options, [cookies.access, cookies.refresh, tokens?.access, tokens?.refresh]);
   if (upstreamPath !== undefined && tokens && (tokens.access !== undefined || tokens.refresh !== undefined)) {
     const { access, refresh } = tokens;
     const body = refresh !== undefined && options.refresh ? JSON.stringify({ [options.refresh.bodyField]: refresh }) : undefined;

@@ -85,9 +85,11 @@ export interface ApiProxyOptions {
         /** How long the result of a rotation is reused for requests still holding the old refresh token. @default 10 */
         reuseWindowSeconds?: number;
         /**
-         * The most refreshes this process runs at once (distinct refresh tokens; requests sharing one wait
-         * for the same refresh). Past it, 503 `refresh_unavailable` with `Retry-After: 1`: a flood of junk
-         * refresh cookies cannot turn the proxy into a hammer on the token endpoint.
+         * The most refreshes this process runs at once (distinct refresh tokens; requests sharing one join
+         * the same refresh), for refresh tokens it issued and, separately, for tokens it never saw. Past it,
+         * refreshes wait in line (first come, first served; 4 per slot, for at most `timeoutMs`), and past
+         * the line get 503 `refresh_unavailable` with `Retry-After: 1`: a flood of junk refresh cookies
+         * cannot turn the proxy into a hammer on the token endpoint, nor starve real renewals.
          * @default 32
          */
         maxConcurrent?: number;

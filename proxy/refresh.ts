@@ -30,6 +30,12 @@ export type RefreshOutcome =
   /** Upstream down, timeout, rate limited, unusable answer, or too many refreshes at once. */
   | RefreshFailure;
 
+type TokenPool = 'known' | 'unknown';
+
+// How many refreshes may wait for a slot, per slot: a burst waits its turn (first come, first served),
+// a flood past it is refused at once.
+const LINE_PER_SLOT = 4;
+
 interface RefreshState {
   /** Refreshes under way, by the refresh token they present: concurrent requests share one. */
   inFlight: Map<string, Promise<RefreshOutcome>>;
@@ -42,8 +48,8 @@ interface RefreshState {
   refused: Map<string, { outcome: RefreshOutcome; until: number }>;
   /** Fingerprints of the refresh tokens this process stored in a cookie (at login or refresh). */
   issued: Set<string>;
-  /** Refreshes in flight for tokens this process issued, and for tokens it never saw. */
-  running: { known: number; unknown: number };
+  /** Refresh slots taken, and refreshes waiting in line for one, for tokens this process issued and for tokens it never saw. */
+  slots: Record<TokenPool, { taken: number; line: Array<() => void> }>;
 }
 
 // One state per process, shared through globalThis: Next bundles API routes and pages separately, and
@@ -86,7 +92,13 @@ const SESSION_ENDING_STATUS = new Set([400, 401, 403]);
 
 function state(): RefreshState {
   const holder = globalThis as unknown as Record<symbol, RefreshState | undefined>;
-  holder[STATE_KEY] ??= { inFlight: new Map(), recent: new Map(), refused: new Map(), issued: new Set(), running: { known: 0, unknown: 0 } };
+  holder[STATE_KEY] ??= {
+    inFlight: new Map(),
+    recent: new Map(),
+    refused: new Map(),
+    issued: new Set(),
+    slots: { known: { taken: 0, line: [] }, unknown: { taken: 0, line: [] } },
+  };
   return holder[STATE_KEY];
 }
 
@@ -142,24 +154,31 @@ async function callRefresh(options: ResolvedOptions, agent: http.Agent, refreshT
  * same time (single flight), and reuses a rotation's result for `reuseWindowSeconds` afterwards.
  */
 export function refreshTokens(options: ResolvedOptions, agent: http.Agent, refreshToken: string): Promise<RefreshOutcome> {
-  const { inFlight, recent, refused, issued, running } = state();
+  const { inFlight, recent, refused, issued } = state();
   const key = refreshKey(options, refreshToken);
   const cached = recent.get(key) ?? refused.get(key);
   if (cached && cached.until > Date.now()) return Promise.resolve(cached.outcome);
   const joined = inFlight.get(key);
   if (joined) return joined;
-  const pool = issued.has(fingerprint(key)) ? 'known' : 'unknown';
-  if (!options.refresh || running[pool] >= options.refresh.maxConcurrent) {
-    logThrottled(options.logger, 'warn', `refresh-busy-${pool}`, `[next-bff-proxy] refresh_unavailable: too many refreshes in flight (${pool} refresh tokens)`);
-    return Promise.resolve({ kind: 'failed', code: 'refresh_unavailable', retryAfter: '1' });
-  }
+  if (!options.refresh) return Promise.resolve({ kind: 'rejected' });
+  const pool: TokenPool = issued.has(fingerprint(key)) ? 'known' : 'unknown';
   const window = options.refresh.reuseWindowSeconds * 1000;
 
-  running[pool] += 1;
-  const flight = callRefresh(options, agent, refreshToken)
-    .catch((): RefreshOutcome => ({ kind: 'failed', code: 'upstream_unavailable' }))
+  const flight = takeSlot(options, pool)
+    .then(async (granted): Promise<RefreshOutcome> => {
+      if (!granted) {
+        logThrottled(options.logger, 'warn', `refresh-busy-${pool}`, `[next-bff-proxy] refresh_unavailable: too many refreshes in flight (${pool} refresh tokens)`);
+        return { kind: 'failed', code: 'refresh_unavailable', retryAfter: '1' };
+      }
+      try {
+        return await callRefresh(options, agent, refreshToken);
+      } catch {
+        return { kind: 'failed', code: 'upstream_unavailable' };
+      } finally {
+        releaseSlot(pool);
+      }
+    })
     .then((outcome) => {
-      running[pool] -= 1;
       inFlight.delete(key);
       if (outcome.kind === 'refreshed' && outcome.tokens.refresh !== undefined) rememberIssuedRefreshToken(options, outcome.tokens.refresh);
       if (outcome.kind !== 'failed' && window > 0) {
@@ -171,6 +190,63 @@ export function refreshTokens(options: ResolvedOptions, agent: http.Agent, refre
     });
   inFlight.set(key, flight);
   return flight;
+}
+
+/**
+ * A refresh slot in `pool`: at once when one is free, else in line (first come, first served) for at
+ * most `timeoutMs`. False when the line is full or the wait ran out. A slot is handed straight to the
+ * next in line when released.
+ */
+function takeSlot(options: ResolvedOptions, pool: TokenPool): Promise<boolean> {
+  const slots = state().slots[pool];
+  const max = options.refresh?.maxConcurrent ?? 1;
+  if (slots.taken < max) {
+    slots.taken += 1;
+    return Promise.resolve(true);
+  }
+  if (slots.line.length >= max * LINE_PER_SLOT) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const grant = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    const timer = setTimeout(() => {
+      const at = slots.line.indexOf(grant);
+      if (at !== -1) slots.line.splice(at, 1);
+      resolve(false);
+    }, options.timeoutMs);
+    slots.line.push(grant);
+  });
+}
+
+function releaseSlot(pool: TokenPool): void {
+  const slots = state().slots[pool];
+  const next = slots.line.shift();
+  if (next) next();
+  else slots.taken -= 1;
+}
+
+/**
+ * After a logout, a request still carrying an older refresh token (sent by another tab before the last
+ * rotation) must not be handed the tokens the logout ended from the reuse memory: every remembered
+ * rotation that led to them, directly or along the chain, is remembered as refused instead.
+ */
+export function forgetRotationsTo(options: ResolvedOptions, tokens: ReadonlyArray<string | undefined>): void {
+  const { recent, refused } = state();
+  const prefix = refreshKey(options, '');
+  const ended = new Set(tokens.filter((token): token is string => token !== undefined));
+  for (let found = true; found; ) {
+    found = false;
+    for (const [key, entry] of recent) {
+      if (entry.outcome.kind !== 'refreshed' || !key.startsWith(prefix)) continue;
+      const { access, refresh } = entry.outcome.tokens;
+      if (!ended.has(access) && !(refresh !== undefined && ended.has(refresh))) continue;
+      recent.delete(key);
+      refused.set(key, { outcome: { kind: 'rejected' }, until: entry.until });
+      ended.add(key.slice(prefix.length));
+      found = true;
+    }
+  }
 }
 
 /** The `Retry-After` header a refresh failure passes on, if it has one. */

@@ -1,73 +1,6 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { ResolvedOptions } from './options';
 
-/**
- * Where an upstream URL is in the app: API_URL's base path becomes the route prefix
- * (`http://10.0.0.5/v1/items/5` → `/api/items/5`). `undefined`: a URL on the upstream's host that the
- * proxy cannot reach, which is dropped rather than shown (it names an internal address). URLs on other
- * hosts (an identity provider's login page, say) and relative references pass unchanged.
- */
-export function toClientUrl(value: string, options: ResolvedOptions): string | undefined {
-  const trimmed = value.trim();
-  const absolute = /^[a-z][a-z0-9+.-]*:/i.test(trimmed) || trimmed.startsWith('//');
-  if (!absolute && !trimmed.startsWith('/')) return value;
-  let url: URL;
-  try {
-    url = new URL(trimmed, options.upstream);
-  } catch {
-    return absolute ? undefined : value;
-  }
-  if (absolute && url.origin !== options.upstream.origin) return value;
-  const base = options.upstreamBasePath;
-  if (url.pathname !== base && !url.pathname.startsWith(`${base}/`)) return absolute ? undefined : value;
-  return `${options.pathPrefix}${url.pathname.slice(base.length) || '/'}${url.search}${url.hash}`;
-}
-
-/** `Link: <url>; rel=next, …` with each URL placed in the app; undefined when one cannot be. */
-function toClientLinks(value: string, options: ResolvedOptions): string | undefined {
-  let lost = false;
-  const rewritten = value.replace(/<([^>]*)>/g, (_, url: string) => {
-    const mapped = toClientUrl(url, options);
-    if (mapped === undefined) lost = true;
-    return `<${mapped ?? ''}>`;
-  });
-  return lost ? undefined : rewritten;
-}
-
-const URL_HEADERS = ['location', 'content-location'];
-
-/** `Refresh: 5; url=http://10.0.0.5/v1/next` (HTML's refresh header, which browsers follow). */
-function toClientRefresh(value: string, options: ResolvedOptions): string | undefined {
-  const match = /^(\s*\d+(?:\.\d*)?\s*[;,]\s*(?:url\s*=\s*)?)(['"]?)(.*?)\2\s*$/i.exec(value);
-  if (!match) return value;
-  const mapped = toClientUrl(match[3] ?? '', options);
-  return mapped === undefined ? undefined : `${match[1] ?? ''}${match[2] ?? ''}${mapped}${match[2] ?? ''}`;
-}
-
-/** Rewrites (or drops) the response headers that can carry an upstream URL (Location, Content-Location, Refresh, Link): SECURITY.md's promise. */
-export function rewriteUpstreamUrls(headers: OutgoingHttpHeaders, options: ResolvedOptions): void {
-  for (const name of URL_HEADERS) {
-    const value = headers[name];
-    if (typeof value !== 'string') continue;
-    const mapped = toClientUrl(value, options);
-    if (mapped === undefined) delete headers[name];
-    else headers[name] = mapped;
-  }
-  const refresh = headers.refresh;
-  if (typeof refresh === 'string') {
-    const mapped = toClientRefresh(refresh, options);
-    if (mapped === undefined) delete headers.refresh;
-    else headers.refresh = mapped;
-  }
-  const link = headers.link;
-  if (link !== undefined) {
-    const links = (Array.isArray(link) ? link : [String(link)]).map((value) => toClientLinks(value, options));
-    const kept = links.filter((value): value is string => value !== undefined);
-    if (kept.length === 0) delete headers.link;
-    else headers.link = kept;
-  }
-}
-
 // Types a browser runs as a document on the app's origin, with the session: HTML, XHTML, SVG and XML
 // (XSLT, XML with an HTML namespace), and multipart/x-mixed-replace, which can carry any of them.
 const ACTIVE_CONTENT = /^(text\/(html|xml|xsl)|application\/(xhtml\+xml|xml|xslt\+xml)|image\/svg\+xml|[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]*\+xml|multipart\/x-mixed-replace)$/;
@@ -102,9 +35,13 @@ const SHARED_CACHE_HEADER = /^(surrogate-control|([a-z0-9-]+-)?cdn-cache-control
  * whatever the upstream asked for: `Cache-Control: private, no-store`, CDN-specific instructions dropped.
  */
 export function keepOutOfSharedCaches(headers: OutgoingHttpHeaders): void {
+  dropSharedCacheInstructions(headers);
+  headers['cache-control'] = 'private, no-store';
+}
+
+function dropSharedCacheInstructions(headers: OutgoingHttpHeaders): void {
   for (const name of Object.keys(headers)) if (SHARED_CACHE_HEADER.test(name)) delete headers[name];
   delete headers.expires;
-  headers['cache-control'] = 'private, no-store';
 }
 
 const TOKEN_HEADERS = new Set(['auth-token', 'authorization']);
@@ -116,7 +53,8 @@ const EXPLICITLY_SHAREABLE_OR_PRIVATE = /(^|,)\s*(public|private|no-store|must-r
  * browser's request carries only a Cookie, and a `Vary: auth-token` (or `Authorization`) names a header
  * a cache in front of the app never sees, so every user would get the first user's answer. Here `Vary`
  * on the token header becomes `Vary: Cookie`, and an answer that does not explicitly allow sharing
- * (`public`, `s-maxage`, `must-revalidate`) is marked `private`.
+ * (`public`, `s-maxage`, `must-revalidate`) is marked `private` and loses `Expires` and CDN-specific
+ * caching headers.
  */
 export function keepPersonalAnswerPrivate(headers: OutgoingHttpHeaders): void {
   const vary = headers.vary;
@@ -128,5 +66,9 @@ export function keepPersonalAnswerPrivate(headers: OutgoingHttpHeaders): void {
     }
   }
   const cacheControl = headers['cache-control'] === undefined ? '' : String(headers['cache-control']);
-  if (!EXPLICITLY_SHAREABLE_OR_PRIVATE.test(cacheControl)) headers['cache-control'] = cacheControl ? `private, ${cacheControl}` : 'private';
+  if (EXPLICITLY_SHAREABLE_OR_PRIVATE.test(cacheControl)) return;
+  headers['cache-control'] = cacheControl ? `private, ${cacheControl}` : 'private';
+  // A CDN that reads its own header (RFC 9213 CDN-Cache-Control, Surrogate-Control) ignores Cache-Control,
+  // and `Expires` lets an old cache treat the answer as fresh for everyone.
+  dropSharedCacheInstructions(headers);
 }

@@ -66,6 +66,8 @@ export function streamResponse(
 function cutWhenIdle(proxyRes: IncomingMessage, res: ServerResponse, idleMs: number | undefined): void {
   if (idleMs === undefined || proxyRes.complete) return;
   const timer = setTimeout(() => {
+    // Paused because the client reads slowly (backpressure): the upstream is not the silent one.
+    if (res.writableNeedDrain) return void timer.refresh();
     proxyRes.destroy();
     res.destroy();
   }, idleMs);

@@ -84,7 +84,7 @@ describe('dot segments in disguise', () => {
 });
 
 describe('junk refresh cookies cannot starve real renewals', () => {
-  it('a refresh token this process issued renews while junk refresh tokens fill the budget for unknown ones', async () => {
+  it('a refresh token this process issued renews at once while junk refresh tokens fill the slots (and the line) for unknown ones', async () => {
     const real = `real-refresh-${process.pid}-${Date.now()}`;
     const renewed = fakeJwt({ sub: 'ada', exp: now() + 600 });
     route = async (call, res) => {
@@ -99,18 +99,62 @@ describe('junk refresh cookies cannot starve real renewals', () => {
     try {
       const login = await request(proxy.url).post('/api/login').set(same).send({});
       expect(login.status).toBe(200);
-      // `.then` sends the request now (supertest waits for it); both junk refreshes are then in flight.
-      const junk = [1, 2].map((i) => request(proxy.url).get('/api/session').set('cookie', `refresh-token=junk-${i}-${Date.now()}`).then((answer) => answer));
+      // `.then` sends the request now (supertest waits for it): two junk refreshes take both slots for
+      // unknown tokens, the third waits in line behind them.
+      const finished: string[] = [];
+      const junk = [1, 2, 3].map((i) =>
+        request(proxy.url)
+          .get('/api/session')
+          .set('cookie', `refresh-token=junk-${i}-${Date.now()}`)
+          .then((answer) => {
+            finished.push(`junk-${i}`);
+            return answer;
+          }),
+      );
       await delay(100);
-      const third = await request(proxy.url).get('/api/session').set('cookie', `refresh-token=junk-3-${Date.now()}`);
-      expect(third.status).toBe(503);
-      expect(third.body.error.code).toBe('refresh_unavailable');
       const user = await request(proxy.url).get('/api/session').set('cookie', `refresh-token=${real}`);
+      finished.push('user');
       expect(user.status).toBe(200);
       expect(user.body).toEqual({ authenticated: true, expiresAt: expect.any(String) });
       expect(user.headers['set-cookie']?.[0]).toContain(`auth-token=${renewed};`);
-      for (const answer of await Promise.all(junk)) expect(answer.body).toEqual({ authenticated: false, expiresAt: null });
+      const answers = await Promise.all(junk);
+      for (const answer of answers) expect(answer.body).toEqual({ authenticated: false, expiresAt: null });
+      // The user did not wait for the junk: answered before any of it.
+      expect(finished[0]).toBe('user');
+      const third = answers[2] ?? user;
       expectNoTokenLeak(real, proxy.logger, user, third);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('an account holder rotating tokens in a loop on every slot for issued tokens makes another user wait in line, never refused', async () => {
+    let counter = 0;
+    const next = (label: string) => `${label}-${process.pid}-${Date.now()}-${++counter}`;
+    route = async (call, res) => {
+      if (call.path === '/login') return json(res, 200, { authToken: fakeJwt({ sub: 'u', exp: now() + 600 }), refreshToken: next(String((JSON.parse(call.body) as { who: string }).who)) });
+      const presented = (JSON.parse(call.body) as { refreshToken: string }).refreshToken;
+      await delay(150);
+      json(res, 200, { authToken: fakeJwt({ sub: 'u', exp: now() + 600 }), refreshToken: next(presented.split('-')[0] ?? 'x') });
+    };
+    const proxy = await startProxy({ apiUrl: upstream.url, refresh: { maxConcurrent: 1 } });
+    const refreshCookie = (res: request.Response) =>
+      /refresh-token=([^;]+)/.exec((res.headers['set-cookie'] as unknown as string[] | undefined)?.find((cookie) => cookie.startsWith('refresh-token=')) ?? '')?.[1] ?? '';
+    try {
+      const attacker = await request(proxy.url).post('/api/login').set(same).send({ who: 'attacker' });
+      const victim = await request(proxy.url).post('/api/login').set(same).send({ who: 'victim' });
+      let stop = false;
+      // The attacker renews over and over with each new refresh token, keeping the one slot busy.
+      const loop = (async () => {
+        let token = refreshCookie(attacker);
+        for (let i = 0; i < 20 && !stop; i++) token = refreshCookie(await request(proxy.url).get('/api/session').set('cookie', `refresh-token=${token}`)) || token;
+      })();
+      await delay(200);
+      const renewal = await request(proxy.url).get('/api/session').set('cookie', `refresh-token=${refreshCookie(victim)}`);
+      stop = true;
+      await loop;
+      expect(renewal.status).toBe(200);
+      expect(renewal.body).toEqual({ authenticated: true, expiresAt: expect.any(String) });
     } finally {
       await proxy.close();
     }
@@ -229,5 +273,139 @@ describe('the old session at login', () => {
     } finally {
       await proxy.close();
     }
+  });
+});
+
+// The third outside pass: what the fixes above still let through.
+
+describe('personal answers lose CDN caching instructions', () => {
+  it('a personal answer without an explicit public or s-maxage loses CDN-Cache-Control, Surrogate-Control, Cloudflare-CDN-Cache-Control and Expires', async () => {
+    route = (_call, res) =>
+      json(res, 200, {}, { 'cache-control': 'max-age=60', 'cdn-cache-control': 'max-age=600', 'surrogate-control': 'max-age=600', 'cloudflare-cdn-cache-control': 'max-age=600', expires: 'Wed, 01 Jan 2031 00:00:00 GMT', vary: 'auth-token' });
+    const proxy = await startProxy({ apiUrl: upstream.url });
+    try {
+      const res = await rawRequest(proxy.url, 'GET', '/api/me', { cookie: 'auth-token=personal-token-9876' });
+      expect(res.headers['cache-control']).toBe('private, max-age=60');
+      expect(res.headers.vary).toBe('Cookie');
+      for (const name of ['cdn-cache-control', 'surrogate-control', 'cloudflare-cdn-cache-control', 'expires']) expect(res.headers[name]).toBeUndefined();
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe('logout is final for this process', () => {
+  it('a late request with the refresh token the last rotation replaced gets no session back after logout', async () => {
+    const r0 = `r0-${process.pid}-${Date.now()}`;
+    const r1 = `${r0}-r1`;
+    const a1 = fakeJwt({ sub: 'ada', exp: now() + 600, n: r1 });
+    route = (call, res) => {
+      if (call.path === '/refresh' && (JSON.parse(call.body) as { refreshToken: string }).refreshToken === r0) return json(res, 200, { authToken: a1, refreshToken: r1 });
+      if (call.path === '/refresh') return json(res, 401, { error: 'invalid_grant' });
+      json(res, 200, { token: call.headers['auth-token'] ?? null });
+    };
+    const proxy = await startProxy({ apiUrl: upstream.url, logout: { upstreamPath: '/logout' } });
+    try {
+      const rotated = await request(proxy.url).get('/api/session').set('cookie', `refresh-token=${r0}`);
+      expect(rotated.body.authenticated).toBe(true);
+      const logout = await request(proxy.url).post('/api/logout').set(same).set('cookie', `auth-token=${a1}; refresh-token=${r1}`);
+      expect(logout.status).toBe(200);
+      // Another tab sent this before it saw the rotation: within the reuse window it used to get A1/R1 back.
+      const late = await request(proxy.url).get('/api/session').set('cookie', `refresh-token=${r0}`);
+      expect(late.body).toEqual({ authenticated: false, expiresAt: null });
+      expect(late.headers['set-cookie']).toEqual(['auth-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0', 'refresh-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0']);
+      expect(calls.filter((call) => call.path === '/refresh')).toHaveLength(1);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe('a slow side is not a silent one', () => {
+  it('a download the client reads slowly (paused 1.5 s) is not cut by idleTimeoutMs 500: it arrives whole', async () => {
+    const size = 8 * 1024 * 1024;
+    route = (_call, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': size });
+      res.end(Buffer.alloc(size, 7));
+    };
+    const proxy = await startProxy({ apiUrl: upstream.url, idleTimeoutMs: 500 });
+    try {
+      const received = await new Promise<number>((resolve, reject) => {
+        const socket = net.connect(Number(new URL(proxy.url).port), '127.0.0.1', () => socket.write('GET /api/big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+        let bytes = 0;
+        let paused = false;
+        socket.on('data', (chunk: Buffer) => {
+          bytes += chunk.length;
+          if (!paused && bytes > 1024 * 1024) {
+            paused = true;
+            socket.pause();
+            setTimeout(() => socket.resume(), 1_500);
+          }
+        });
+        socket.on('end', () => resolve(bytes));
+        socket.on('error', reject);
+        setTimeout(() => reject(new Error('download did not finish in 10 s')), 10_000).unref();
+      });
+      expect(received).toBeGreaterThan(size);
+      expect(received).toBeLessThan(size + 1024);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('an upload the upstream does not read for longer than timeoutMs is 504 upstream_timeout, not 408', async () => {
+    const stalled: net.Socket[] = [];
+    const stall = net.createServer((socket) => {
+      stalled.push(socket);
+      socket.pause();
+    });
+    await new Promise<void>((resolve) => stall.listen(0, '127.0.0.1', resolve));
+    const proxy = await startProxy({ apiUrl: `http://127.0.0.1:${(stall.address() as net.AddressInfo).port}`, timeoutMs: 500 });
+    try {
+      const body = Buffer.alloc(16 * 1024 * 1024, 1);
+      const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const socket = net.connect(Number(new URL(proxy.url).port), '127.0.0.1');
+        let answer = '';
+        socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
+        socket.on('close', () => resolve({ status: Number(answer.slice(9, 12)), body: answer.slice(answer.indexOf('\r\n\r\n') + 4) }));
+        socket.on('error', () => resolve({ status: Number(answer.slice(9, 12)), body: answer.slice(answer.indexOf('\r\n\r\n') + 4) }));
+        socket.write(`POST /api/upload HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n`);
+        socket.write(body);
+        setTimeout(() => reject(new Error('no answer in 10 s')), 10_000).unref();
+      });
+      expect(res.status).toBe(504);
+      expect(JSON.parse(res.body)).toEqual({ error: { code: 'upstream_timeout', message: expect.any(String) } });
+    } finally {
+      await proxy.close();
+      for (const socket of stalled) socket.destroy();
+      await new Promise<void>((resolve) => stall.close(() => resolve()));
+    }
+  });
+});
+
+describe('upstream URLs in every form', () => {
+  let proxy: Awaited<ReturnType<typeof startProxy>>;
+  let host: string;
+  beforeAll(async () => {
+    proxy = await startProxy({ apiUrl: `${upstream.url}/v1` });
+    host = new URL(upstream.url).host;
+  });
+  afterAll(() => proxy.close());
+
+  it.each([
+    ['location', (h: string) => `https://${h}/v1/items/5`, '/api/items/5'],
+    ['location', (h: string) => `http://${h.split(':')[0] ?? ''}:9/admin`, undefined],
+    ['location', (h: string) => `\\\\${h}\\v1\\items`, '/api/items'],
+    ['refresh', (h: string) => `0 http://${h}/v1/b`, '0; url=/api/b'],
+    ['refresh', (h: string) => `0; url="http://${h}/v1/b`, '0; url=/api/b'],
+    ['link', (h: string) => `</v1/x>; rel="a"; anchor="http://${h}/v1/y"`, undefined],
+    ['link', (h: string) => `<http://${h}/v1/items?page=2>; rel="next", <http://${h}/schema/items.json>; rel="describedby"`, '</api/items?page=2>; rel="next"'],
+  ] as Array<[string, (host: string) => string, string | undefined]>)('%s: an upstream value is mapped or dropped (case %#)', async (name, make, expected) => {
+    route = (_call, res) => {
+      res.setHeader(name, make(host));
+      json(res, 200, {});
+    };
+    const res = await rawRequest(proxy.url, 'GET', '/api/x');
+    expect(res.headers[name]).toBe(expected);
   });
 });

@@ -368,26 +368,33 @@ describe('refreshes in flight are bounded (refresh.maxConcurrent)', () => {
     ['refresh.maxConcurrent: 2', { maxConcurrent: 2 }, 2],
     ['the default of 32', {}, 32],
   ] as Array<[string, { maxConcurrent?: number }, number]>)(
-    'with %s, that many distinct refresh tokens reach the upstream at once and the next gets 503 refresh_unavailable with Retry-After: 1',
+    'with %s, that many distinct refresh tokens reach the upstream at once, four times as many wait in line, and the next gets 503 refresh_unavailable with Retry-After: 1',
     async (_name, refresh, limit) => {
       const release = holdRefreshes();
       await withProxy({ refresh }, async (proxy) => {
         const extra = unique('one-too-many');
         let held: Promise<Awaited<ReturnType<typeof rawRequest>>[]> = Promise.resolve([]);
+        let waiting: Promise<Awaited<ReturnType<typeof rawRequest>>[]> = Promise.resolve([]);
+        let handled = 0;
+        proxy.server.on('request', () => void (handled += 1));
         let refused: Awaited<ReturnType<typeof rawRequest>>;
         try {
           held = Promise.all(Array.from({ length: limit }, () => rawRequest(proxy.url, 'GET', '/api/items', { cookie: `refresh-token=${unique('held')}` })));
           await until(() => refreshCalls().length >= limit);
+          waiting = Promise.all(Array.from({ length: limit * 4 }, () => rawRequest(proxy.url, 'GET', '/api/items', { cookie: `refresh-token=${unique('waiting')}` })));
+          await until(() => handled >= limit * 5);
+          expect(refreshCalls()).toHaveLength(limit);
           refused = await rawRequest(proxy.url, 'GET', '/api/items', { cookie: `refresh-token=${extra}` });
         } finally {
           release();
         }
         const answers = await held;
+        expect((await waiting).map((answer) => answer.status)).toEqual(Array<number>(limit * 4).fill(200));
         expect(refused.status).toBe(503);
         expect(JSON.parse(refused.body.toString())).toEqual({ error: { code: 'refresh_unavailable', message: expect.any(String) } });
         expect(refused.headers['retry-after']).toBe('1');
         expect(refused.headers['set-cookie']).toBeUndefined();
-        expect(refreshCalls()).toHaveLength(limit);
+        expect(refreshCalls()).toHaveLength(limit * 5);
         expect(refreshCalls().map(presented)).not.toContain(extra);
         expect(answers.map((answer) => answer.status)).toEqual(Array<number>(limit).fill(200));
         expectNoTokenLeak(extra, proxy.logger, { body: refused.body, headers: refused.headers });
