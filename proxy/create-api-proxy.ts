@@ -75,7 +75,6 @@ function isAllowed(options: ResolvedOptions, path: string, method: string): bool
   );
 }
 
-
 // RFC 9110 §9.2.2: idempotent methods, which may be retried when a connection fails before an answer.
 const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'DELETE']);
 

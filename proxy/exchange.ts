@@ -68,7 +68,7 @@ export function runExchange(req: IncomingMessage, res: ServerResponse, options: 
     timedOut = true;
     // A body held back because the upstream does not read it (backpressure) is the upstream's silence.
     const clientSilent = exchange.hasBody && !req.complete && !proxyReq?.writableNeedDrain;
-    if (clientSilent) fail('request_timeout', `no request body byte for ${options.timeoutMs} ms`, { connection: 'close' });
+    if (clientSilent) fail('request_timeout', `no request body byte for ${options.timeoutMs} ms`);
     else fail('upstream_timeout', `no answer within ${options.timeoutMs} ms`);
   }, options.timeoutMs);
 

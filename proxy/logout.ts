@@ -4,7 +4,7 @@ import type { Upstream } from './upstream';
 import { sendJson } from './errors';
 import { upstreamAuthHeader } from './headers';
 import { forgetRotationsTo, needsRefresh, refreshTokens } from './refresh';
-import { appendSetCookie, clearedSessionCookies, readSessionCookies } from './session-cookie';
+import { appendSetCookie, clearedSessionCookies, readSessionCookies, type SessionCookies } from './session-cookie';
 import { callUpstream } from './upstream-call';
 
 /**
@@ -13,8 +13,7 @@ import { callUpstream } from './upstream-call';
  * (single flight, like any refresh) so the upstream gets an access token it accepts, and then the new
  * refresh token to revoke. A refresh token the upstream refuses is already dead: nothing is left to revoke.
  */
-async function tokensToRevoke(req: IncomingMessage, options: ResolvedOptions, upstream: Upstream) {
-  const { access, refresh, conflict } = readSessionCookies(req, options);
+async function tokensToRevoke({ access, refresh, conflict }: SessionCookies, options: ResolvedOptions, upstream: Upstream) {
   if (conflict || refresh === undefined || !needsRefresh(access, options)) return conflict ? undefined : { access, refresh };
   const outcome = await refreshTokens(options, upstream.agent, refresh);
   if (outcome.kind === 'rejected') return undefined;
@@ -32,7 +31,7 @@ export async function answerLogout(req: IncomingMessage, res: ServerResponse, op
   req.resume();
   const upstreamPath = options.logout.upstreamPath;
   const cookies = readSessionCookies(req, options);
-  const tokens = upstreamPath === undefined ? undefined : await tokensToRevoke(req, options, upstream);
+  const tokens = upstreamPath === undefined ? undefined : await tokensToRevoke(cookies, options, upstream);
   // The session ends here for this process too: no late request may get its tokens back.
   forgetRotationsTo(options, [cookies.access, cookies.refresh, tokens?.access, tokens?.refresh]);
   if (upstreamPath !== undefined && tokens && (tokens.access !== undefined || tokens.refresh !== undefined)) {

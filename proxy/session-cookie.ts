@@ -39,13 +39,12 @@ function isSecureCookie(req: IncomingMessage, options: ResolvedOptions): boolean
  * cookie is Secure (RFC 6265bis §4.1.3.2): a browser then refuses the same name from a sibling subdomain
  * or a plain-HTTP page, so another host cannot plant a session. A configured name is used as given.
  */
-export function sessionCookieNames(req: IncomingMessage, options: ResolvedOptions): { access: string; refresh: string | undefined; secure: boolean } {
+export function sessionCookieNames(req: IncomingMessage, options: ResolvedOptions): { access: string; refresh: string | undefined } {
   const secure = isSecureCookie(req, options);
   const named = (base: string, hostPrefix: boolean) => (hostPrefix && secure ? `__Host-${base}` : base);
   return {
     access: named(options.cookie.name, options.cookie.hostPrefix),
     refresh: options.refresh && named(options.refresh.cookieName, options.refresh.hostPrefix),
-    secure,
   };
 }
 
