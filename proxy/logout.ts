@@ -3,40 +3,54 @@ import type { ResolvedOptions } from './options';
 import type { Upstream } from './upstream';
 import { sendJson } from './errors';
 import { upstreamAuthHeader } from './headers';
-import { forgetRotationsTo, needsRefresh, refreshTokens } from './refresh';
+import { needsRefresh, refreshInFlight, refreshTokens, type RefreshOutcome } from './refresh';
+import { endSessions, tokensProducedAfterEnd } from './refresh-memory';
 import { appendSetCookie, clearedSessionCookies, readSessionCookies, type SessionCookies } from './session-cookie';
 import { callUpstream } from './upstream-call';
 
 /**
- * What the upstream logout is given to revoke: a usable access token and the refresh token. A browser
- * drops an expired access cookie, so after expiry only the refresh token is left; it is exchanged first
- * (single flight, like any refresh) so the upstream gets an access token it accepts, and then the new
- * refresh token to revoke. A refresh token the upstream refuses is already dead: nothing is left to revoke.
+ * The refresh to wait for before telling the upstream: one already under way for this refresh token
+ * (another tab's), or, when the access token has expired (a browser drops an expired access cookie, so
+ * only the refresh token is left), one started now so the upstream gets an access token it accepts.
  */
-async function tokensToRevoke({ access, refresh, conflict }: SessionCookies, options: ResolvedOptions, upstream: Upstream) {
-  if (conflict || refresh === undefined || !needsRefresh(access, options)) return conflict ? undefined : { access, refresh };
-  const outcome = await refreshTokens(options, upstream.agent, refresh);
-  if (outcome.kind === 'rejected') return undefined;
-  if (outcome.kind === 'failed') return { access, refresh };
-  return { access: outcome.tokens.access, refresh: outcome.tokens.refresh ?? refresh };
+function refreshToWaitFor(cookies: SessionCookies, options: ResolvedOptions, upstream: Upstream): Promise<RefreshOutcome> | undefined {
+  if (cookies.conflict || cookies.refresh === undefined) return undefined;
+  return refreshInFlight(options, cookies.refresh) ?? (needsRefresh(cookies.access, options) ? refreshTokens(options, upstream.agent, cookies.refresh) : undefined);
+}
+
+/** What the upstream logout is given to revoke: the newest tokens of the session, once the refresh (if any) landed. */
+async function tokensToRevoke(cookies: SessionCookies, options: ResolvedOptions, refresh: Promise<RefreshOutcome> | undefined) {
+  if (cookies.conflict) return undefined;
+  if (!refresh || cookies.refresh === undefined) return { access: cookies.access, refresh: cookies.refresh };
+  const outcome = await refresh;
+  // The session was ended before the refresh landed: its tokens were kept for the logout, never sent.
+  const produced = tokensProducedAfterEnd(options, cookies.refresh);
+  if (produced) return { access: produced.access, refresh: produced.refresh ?? cookies.refresh };
+  // A refresh token the upstream refused is already dead; the access token may still be live.
+  if (outcome.kind === 'rejected') return { access: cookies.access, refresh: undefined };
+  return { access: cookies.access, refresh: cookies.refresh };
 }
 
 /**
  * Answers `POST /api/logout` itself: the session (and refresh) cookies are cleared whatever happens
- * upstream. With `logout.upstreamPath`, the API is told first, with the token and (in the JSON body)
- * the refresh token, so it can revoke both. A failed upstream logout is logged, never shown.
+ * upstream, and the session ends at once for this process: a refresh of its token still under way
+ * lands as a refusal (no other tab gets new tokens from it), and no late request with an older refresh
+ * token gets the session back from the reuse memory. With `logout.upstreamPath`, the API is told too,
+ * with the newest access token and (in the JSON body) refresh token, so it can revoke both. A failed
+ * upstream logout is logged, never shown.
  */
 export async function answerLogout(req: IncomingMessage, res: ServerResponse, options: ResolvedOptions, upstream: Upstream): Promise<void> {
   // Any request body is of no use here; reading it lets the connection be reused.
   req.resume();
   const upstreamPath = options.logout.upstreamPath;
   const cookies = readSessionCookies(req, options);
-  const tokens = upstreamPath === undefined ? undefined : await tokensToRevoke(cookies, options, upstream);
-  // The session ends here for this process too: no late request may get its tokens back.
-  forgetRotationsTo(options, [cookies.access, cookies.refresh, tokens?.access, tokens?.refresh]);
+  // Started (or joined) before the session is ended, so its result is kept for the revocation below.
+  const refresh = upstreamPath === undefined ? undefined : refreshToWaitFor(cookies, options, upstream);
+  endSessions(options, [cookies.refresh], [cookies.access]);
+  const tokens = upstreamPath === undefined ? undefined : await tokensToRevoke(cookies, options, refresh);
   if (upstreamPath !== undefined && tokens && (tokens.access !== undefined || tokens.refresh !== undefined)) {
-    const { access, refresh } = tokens;
-    const body = refresh !== undefined && options.refresh ? JSON.stringify({ [options.refresh.bodyField]: refresh }) : undefined;
+    const { access, refresh: refreshToken } = tokens;
+    const body = refreshToken !== undefined && options.refresh ? JSON.stringify({ [options.refresh.bodyField]: refreshToken }) : undefined;
     try {
       const reply = await callUpstream(options, upstream.agent, {
         method: 'POST',

@@ -1,7 +1,8 @@
 import type http from 'node:http';
 import type { IncomingMessage } from 'node:http';
-import { createHash } from 'node:crypto';
 import type { ResolvedOptions } from './options';
+import { isIssued, memory, recall, refreshKey, settleRefresh, type RefreshFailure, type RefreshOutcome } from './refresh-memory';
+import { releaseSlot, takeSlot, type TokenPool } from './refresh-slots';
 import { logThrottled } from './log-throttle';
 import { readJwtExpiry } from './jwt';
 import { takeTokensFromBody, LoginResponseError } from './login-response';
@@ -9,98 +10,14 @@ import { readSetCookieValue } from './upstream-cookies';
 import { callUpstream, UpstreamCallError } from './upstream-call';
 import { clearedSessionCookies, readSessionCookies, sessionCookies, UnstorableTokenError } from './session-cookie';
 
-export interface RefreshedTokens {
-  access: string;
-  /** The rotated refresh token, or undefined when the upstream kept the old one. */
-  refresh: string | undefined;
-}
-
-/** Why a refresh could not be done now; the session is kept and the client may try again. */
-export interface RefreshFailure {
-  kind: 'failed';
-  code: 'upstream_unavailable' | 'upstream_timeout' | 'bad_upstream_response' | 'refresh_unavailable';
-  /** The upstream's `Retry-After`, when it gave a valid one (or ours, when too many refreshes run). */
-  retryAfter?: string;
-}
-
-export type RefreshOutcome =
-  | { kind: 'refreshed'; tokens: RefreshedTokens }
-  /** The upstream refused the refresh token (400, 401, 403): the session is over. */
-  | { kind: 'rejected' }
-  /** Upstream down, timeout, rate limited, unusable answer, or too many refreshes at once. */
-  | RefreshFailure;
-
-type TokenPool = 'known' | 'unknown';
-
-// How many refreshes may wait for a slot, per slot: a burst waits its turn (first come, first served),
-// a flood past it is refused at once.
-const LINE_PER_SLOT = 4;
-
-interface RefreshState {
-  /** Refreshes under way, by the refresh token they present: concurrent requests share one. */
-  inFlight: Map<string, Promise<RefreshOutcome>>;
-  /** Recent rotations, by the refresh token they replaced: a request that still carries the old
-   * cookie (it left the browser before the new one arrived) reuses the new tokens instead of
-   * presenting a refresh token the upstream has already revoked. Only successful rotations live here,
-   * so a flood of junk refresh tokens cannot push a real rotation out. */
-  recent: Map<string, { outcome: RefreshOutcome; until: number }>;
-  /** Recent refusals, kept apart (and smaller) for the requests right behind a refused one. */
-  refused: Map<string, { outcome: RefreshOutcome; until: number }>;
-  /** Fingerprints of the refresh tokens this process stored in a cookie (at login or refresh). */
-  issued: Set<string>;
-  /** Refresh slots taken, and refreshes waiting in line for one, for tokens this process issued and for tokens it never saw. */
-  slots: Record<TokenPool, { taken: number; line: Array<() => void> }>;
-}
-
-// One state per process, shared through globalThis: Next bundles API routes and pages separately, and
-// a refresh started by getServerSideProps must be seen by the API route (and the other way round).
-const STATE_KEY = Symbol.for('next-bff-proxy.refresh-state');
-const MAX_RECENT = 10_000;
-const MAX_REFUSED = 1_000;
-const MAX_ISSUED = 100_000;
-
-/** The key of a refresh token's outcomes: per upstream, so two proxies in one process never share one. */
-function refreshKey(options: ResolvedOptions, refreshToken: string): string {
-  return `${options.upstream.href} ${options.refresh?.path ?? ''} ${refreshToken}`;
-}
-
-/** A short digest: the set of issued tokens holds no token itself, and stays small. */
-function fingerprint(key: string): string {
-  return createHash('sha256').update(key).digest('base64url').slice(0, 22);
-}
-
-/**
- * Remembers a refresh token this process put in a cookie. Refreshes of such tokens have a budget of
- * their own, so a flood of junk refresh cookies (tokens no one issued) cannot take every refresh slot
- * and leave real users unable to renew. (After a restart, or on another instance, a real token is
- * unknown here and shares the junk's budget: slower under attack, never refused for good.)
- */
-export function rememberIssuedRefreshToken(options: ResolvedOptions, refreshToken: string): void {
-  const { issued } = state();
-  issued.add(fingerprint(refreshKey(options, refreshToken)));
-  if (issued.size > MAX_ISSUED) {
-    const oldest = issued.values().next();
-    if (!oldest.done) issued.delete(oldest.value);
-  }
-}
+export type { RefreshedTokens, RefreshFailure, RefreshOutcome } from './refresh-memory';
+export { rememberIssuedRefreshToken } from './refresh-memory';
 
 // RFC 9110 §10.2.3: delay-seconds or an HTTP-date; anything else is not passed on.
 const RETRY_AFTER = /^(\d{1,9}|[A-Za-z]{3}, \d{2} [A-Za-z]{3} \d{4} \d{2}:\d{2}:\d{2} GMT)$/;
 
 /** Upstream statuses that end a session: the refresh token itself was refused. Anything else is temporary. */
 const SESSION_ENDING_STATUS = new Set([400, 401, 403]);
-
-function state(): RefreshState {
-  const holder = globalThis as unknown as Record<symbol, RefreshState | undefined>;
-  holder[STATE_KEY] ??= {
-    inFlight: new Map(),
-    recent: new Map(),
-    refused: new Map(),
-    issued: new Set(),
-    slots: { known: { taken: 0, line: [] }, unknown: { taken: 0, line: [] } },
-  };
-  return holder[STATE_KEY];
-}
 
 /** True when the access token is missing, or a JWT whose `exp` is past or within the skew. */
 export function needsRefresh(accessToken: string | undefined, options: ResolvedOptions): boolean {
@@ -154,15 +71,15 @@ async function callRefresh(options: ResolvedOptions, agent: http.Agent, refreshT
  * same time (single flight), and reuses a rotation's result for `reuseWindowSeconds` afterwards.
  */
 export function refreshTokens(options: ResolvedOptions, agent: http.Agent, refreshToken: string): Promise<RefreshOutcome> {
-  const { inFlight, recent, refused, issued } = state();
+  const { inFlight } = memory();
   const key = refreshKey(options, refreshToken);
-  const cached = recent.get(key) ?? refused.get(key);
-  if (cached && cached.until > Date.now()) return Promise.resolve(cached.outcome);
+  const remembered = recall(key);
+  if (remembered) return Promise.resolve(remembered);
   const joined = inFlight.get(key);
   if (joined) return joined;
   if (!options.refresh) return Promise.resolve({ kind: 'rejected' });
-  const pool: TokenPool = issued.has(fingerprint(key)) ? 'known' : 'unknown';
-  const window = options.refresh.reuseWindowSeconds * 1000;
+  const pool: TokenPool = isIssued(key) ? 'known' : 'unknown';
+  const windowMs = options.refresh.reuseWindowSeconds * 1000;
 
   const flight = takeSlot(options, pool)
     .then(async (granted): Promise<RefreshOutcome> => {
@@ -180,87 +97,20 @@ export function refreshTokens(options: ResolvedOptions, agent: http.Agent, refre
     })
     .then((outcome) => {
       inFlight.delete(key);
-      if (outcome.kind === 'refreshed' && outcome.tokens.refresh !== undefined) rememberIssuedRefreshToken(options, outcome.tokens.refresh);
-      if (outcome.kind !== 'failed' && window > 0) {
-        const memory = outcome.kind === 'refreshed' ? recent : refused;
-        evictFromFront(memory, outcome.kind === 'refreshed' ? MAX_RECENT : MAX_REFUSED);
-        memory.set(key, { outcome, until: Date.now() + window });
-      }
-      return outcome;
+      return settleRefresh(options, key, outcome, windowMs);
     });
   inFlight.set(key, flight);
   return flight;
 }
 
-/**
- * A refresh slot in `pool`: at once when one is free, else in line (first come, first served) for at
- * most `timeoutMs`. False when the line is full or the wait ran out. A slot is handed straight to the
- * next in line when released.
- */
-function takeSlot(options: ResolvedOptions, pool: TokenPool): Promise<boolean> {
-  const slots = state().slots[pool];
-  const max = options.refresh?.maxConcurrent ?? 1;
-  if (slots.taken < max) {
-    slots.taken += 1;
-    return Promise.resolve(true);
-  }
-  if (slots.line.length >= max * LINE_PER_SLOT) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const grant = () => {
-      clearTimeout(timer);
-      resolve(true);
-    };
-    const timer = setTimeout(() => {
-      const at = slots.line.indexOf(grant);
-      if (at !== -1) slots.line.splice(at, 1);
-      resolve(false);
-    }, options.timeoutMs);
-    slots.line.push(grant);
-  });
-}
-
-function releaseSlot(pool: TokenPool): void {
-  const slots = state().slots[pool];
-  const next = slots.line.shift();
-  if (next) next();
-  else slots.taken -= 1;
-}
-
-/**
- * After a logout, a request still carrying an older refresh token (sent by another tab before the last
- * rotation) must not be handed the tokens the logout ended from the reuse memory: every remembered
- * rotation that led to them, directly or along the chain, is remembered as refused instead.
- */
-export function forgetRotationsTo(options: ResolvedOptions, tokens: ReadonlyArray<string | undefined>): void {
-  const { recent, refused } = state();
-  const prefix = refreshKey(options, '');
-  const ended = new Set(tokens.filter((token): token is string => token !== undefined));
-  for (let found = true; found; ) {
-    found = false;
-    for (const [key, entry] of recent) {
-      if (entry.outcome.kind !== 'refreshed' || !key.startsWith(prefix)) continue;
-      const { access, refresh } = entry.outcome.tokens;
-      if (!ended.has(access) && !(refresh !== undefined && ended.has(refresh))) continue;
-      recent.delete(key);
-      refused.set(key, { outcome: { kind: 'rejected' }, until: entry.until });
-      ended.add(key.slice(prefix.length));
-      found = true;
-    }
-  }
+/** The refresh of `refreshToken` under way, if any (a logout waits for it, to revoke what it gets). */
+export function refreshInFlight(options: ResolvedOptions, refreshToken: string): Promise<RefreshOutcome> | undefined {
+  return memory().inFlight.get(refreshKey(options, refreshToken));
 }
 
 /** The `Retry-After` header a refresh failure passes on, if it has one. */
 export function retryAfterHeader(failure: RefreshFailure): Record<string, string> {
   return failure.retryAfter === undefined ? {} : { 'retry-after': failure.retryAfter };
-}
-
-/** Drops expired entries from the front (oldest first), and the oldest live ones while over `max`. */
-function evictFromFront(memory: Map<string, { until: number }>, max: number): void {
-  const now = Date.now();
-  for (const [key, entry] of memory) {
-    if (entry.until > now && memory.size < max) break;
-    memory.delete(key);
-  }
 }
 
 export type SessionState =

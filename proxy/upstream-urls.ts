@@ -4,6 +4,7 @@ import type { ResolvedOptions } from './options';
 // `//host`, `\\host`, `/\host`, `\/host`: browsers read a backslash as a slash in http(s) URLs.
 const NETWORK_PATH = /^[/\\]{2}/;
 const SCHEME = /^[a-z][a-z0-9+.-]*:/i;
+const URL_IGNORED = /[\t\n\r]/g;
 
 /**
  * Where an upstream URL is in the app: API_URL's base path becomes the route prefix
@@ -13,7 +14,8 @@ const SCHEME = /^[a-z][a-z0-9+.-]*:/i;
  * references pass unchanged.
  */
 export function toClientUrl(value: string, options: ResolvedOptions): string | undefined {
-  const trimmed = value.trim();
+  // The WHATWG URL parser, as browsers run it, removes every tab and newline first: `ht\ttp://host`.
+  const trimmed = value.replace(URL_IGNORED, '').trim();
   const absolute = SCHEME.test(trimmed) || NETWORK_PATH.test(trimmed);
   if (!absolute && !trimmed.startsWith('/') && !trimmed.startsWith('\\')) return value;
   let url: URL;
@@ -86,7 +88,7 @@ function toClientRefresh(value: string, options: ResolvedOptions): string | unde
 /** A value that still names the upstream's host in a URL's authority (`//host`, `\\host`, `host:port`). */
 function namesUpstreamHost(value: string, options: ResolvedOptions): boolean {
   const host = options.upstream.hostname.toLowerCase();
-  const text = value.toLowerCase();
+  const text = value.replace(URL_IGNORED, '').toLowerCase();
   return ['//', '\\\\', '/\\', '\\/'].some((prefix) => text.includes(prefix + host)) || text.includes(options.upstream.host.toLowerCase() + '/');
 }
 

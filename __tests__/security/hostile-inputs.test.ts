@@ -1,7 +1,8 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import net from 'node:net';
 import request from 'supertest';
-import { parseProxiedTarget } from '../../proxy';
+import { parseProxiedTarget, resolveOptions } from '../../proxy';
+import { endSessions, isIssued, recall, refreshKey, rememberIssuedRefreshToken, settleRefresh } from '../../proxy/refresh-memory';
 import { fakeJwt, listen, rawRequest, readBody, startProxy, type RunningServer } from '../helpers/servers';
 import { expectNoTokenLeak } from './leaks';
 
@@ -401,6 +402,93 @@ describe('upstream URLs in every form', () => {
     ['link', (h: string) => `</v1/x>; rel="a"; anchor="http://${h}/v1/y"`, undefined],
     ['link', (h: string) => `<http://${h}/v1/items?page=2>; rel="next", <http://${h}/schema/items.json>; rel="describedby"`, '</api/items?page=2>; rel="next"'],
   ] as Array<[string, (host: string) => string, string | undefined]>)('%s: an upstream value is mapped or dropped (case %#)', async (name, make, expected) => {
+    route = (_call, res) => {
+      res.setHeader(name, make(host));
+      json(res, 200, {});
+    };
+    const res = await rawRequest(proxy.url, 'GET', '/api/x');
+    expect(res.headers[name]).toBe(expected);
+  });
+});
+
+// The fourth outside pass: logout against a refresh still under way, the cost of a logout, URLs with
+// tabs, and dead refresh tokens replayed as if this process still vouched for them.
+
+describe('logout against a refresh still under way', () => {
+  it('a refresh in flight when the logout comes lands as a refusal: the other tab gets no new cookies, and the upstream revokes the tokens it issued', async () => {
+    const r0 = `inflight-r0-${process.pid}-${Date.now()}`;
+    const a1 = fakeJwt({ sub: 'ada', exp: now() + 600, n: r0 });
+    const r1 = `${r0}-r1`;
+    route = async (call, res) => {
+      if (call.path === '/refresh') {
+        await delay(400);
+        return json(res, 200, { authToken: a1, refreshToken: r1 });
+      }
+      if (call.path === '/logout') return json(res, 200, {});
+      json(res, 200, { token: call.headers['auth-token'] ?? null });
+    };
+    const proxy = await startProxy({ apiUrl: upstream.url, logout: { upstreamPath: '/logout' } });
+    try {
+      // Tab 2: only the refresh cookie left, so its request starts a refresh that takes 400 ms.
+      const tab2 = request(proxy.url).get('/api/me').set('cookie', `refresh-token=${r0}`).then((answer) => answer);
+      await delay(100);
+      const logout = await request(proxy.url).post('/api/logout').set(same).set('cookie', `refresh-token=${r0}`);
+      expect(logout.status).toBe(200);
+      const other = await tab2;
+      expect(other.status).toBe(401);
+      expect(other.body.error.code).toBe('session_expired');
+      expect(other.headers['set-cookie']).toEqual(['auth-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0', 'refresh-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0']);
+      const revoked = calls.find((call) => call.path === '/logout');
+      expect(revoked?.headers['auth-token']).toBe(a1);
+      expect(JSON.parse(revoked?.body ?? '{}')).toEqual({ refreshToken: r1 });
+      const late = await request(proxy.url).get('/api/session').set('cookie', `refresh-token=${r0}`);
+      expect(late.body).toEqual({ authenticated: false, expiresAt: null });
+      expect(calls.filter((call) => call.path === '/refresh')).toHaveLength(1);
+      expectNoTokenLeak(a1, proxy.logger, other, logout, late);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe('the reuse memory', () => {
+  const options = resolveOptions({ apiUrl: 'http://memory.test' });
+  it('a logout at the end of a chain of 10,000 rotations among 10,000 remembered ends the whole chain, within the test timeout (it was quadratic)', () => {
+    const base = `chain-${process.pid}-${Date.now()}`;
+    const token = (i: number) => `${base}-${i}`;
+    for (let i = 0; i < 10_000; i++) settleRefresh(options, refreshKey(options, token(i)), { kind: 'refreshed', tokens: { access: `${token(i + 1)}-access`, refresh: token(i + 1) } }, 60_000);
+    expect(recall(refreshKey(options, token(0)))).toEqual({ kind: 'refreshed', tokens: { access: `${token(1)}-access`, refresh: token(1) } });
+    endSessions(options, [token(10_000)], []);
+    for (const i of [0, 1, 5_000, 9_999]) expect(recall(refreshKey(options, token(i)))).toEqual({ kind: 'rejected' });
+  }, 5_000);
+
+  it('a refresh token this process issued is no longer vouched for once it has been used', () => {
+    const used = `issued-${process.pid}-${Date.now()}`;
+    rememberIssuedRefreshToken(options, used);
+    expect(isIssued(refreshKey(options, used))).toBe(true);
+    settleRefresh(options, refreshKey(options, used), { kind: 'refreshed', tokens: { access: `${used}-a`, refresh: `${used}-next` } }, 10_000);
+    expect(isIssued(refreshKey(options, used))).toBe(false);
+    expect(isIssued(refreshKey(options, `${used}-next`))).toBe(true);
+    settleRefresh(options, refreshKey(options, `${used}-next`), { kind: 'rejected' }, 10_000);
+    expect(isIssued(refreshKey(options, `${used}-next`))).toBe(false);
+  });
+});
+
+describe('upstream URLs with tabs and newlines, which browsers strip', () => {
+  let proxy: Awaited<ReturnType<typeof startProxy>>;
+  let host: string;
+  beforeAll(async () => {
+    proxy = await startProxy({ apiUrl: `${upstream.url}/v1` });
+    host = new URL(upstream.url).host;
+  });
+  afterAll(() => proxy.close());
+
+  it.each([
+    ['location', (h: string) => `ht\ttp://${h}/internal/admin`, undefined],
+    ['location', (h: string) => `/\t/${h.split(':')[0] ?? ''}/internal`, undefined],
+    ['content-location', (h: string) => `ht\ttp://${h}/v1/items`, '/api/items'],
+    ['refresh', (h: string) => `0; url=ht\ttp://${h}/internal`, undefined],
+  ] as Array<[string, (host: string) => string, string | undefined]>)('%s with a tab: mapped or dropped (case %#)', async (name, make, expected) => {
     route = (_call, res) => {
       res.setHeader(name, make(host));
       json(res, 200, {});

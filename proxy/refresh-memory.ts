@@ -1,0 +1,174 @@
+import { createHash } from 'node:crypto';
+import type { ResolvedOptions } from './options';
+
+export interface RefreshedTokens {
+  access: string;
+  /** The rotated refresh token, or undefined when the upstream kept the old one. */
+  refresh: string | undefined;
+}
+
+/** Why a refresh could not be done now; the session is kept and the client may try again. */
+export interface RefreshFailure {
+  kind: 'failed';
+  code: 'upstream_unavailable' | 'upstream_timeout' | 'bad_upstream_response' | 'refresh_unavailable';
+  /** The upstream's `Retry-After`, when it gave a valid one (or ours, when too many refreshes run). */
+  retryAfter?: string;
+}
+
+export type RefreshOutcome =
+  | { kind: 'refreshed'; tokens: RefreshedTokens }
+  /** The upstream refused the refresh token (400, 401, 403), or the session was logged out: it is over. */
+  | { kind: 'rejected' }
+  /** Upstream down, timeout, rate limited, unusable answer, or too many refreshes at once. */
+  | RefreshFailure;
+
+type Remembered = { outcome: RefreshOutcome; until: number };
+
+interface RefreshMemory {
+  /** Refreshes under way, by the key of the refresh token they present: concurrent requests share one. */
+  inFlight: Map<string, Promise<RefreshOutcome>>;
+  /** Recent rotations, by the key of the refresh token they replaced: a request that still carries the
+   * old cookie (it left the browser before the new one arrived) reuses the new tokens instead of
+   * presenting a refresh token the upstream has already revoked. Only successful rotations live here,
+   * so a flood of junk refresh tokens cannot push a real rotation out. */
+  recent: Map<string, Remembered>;
+  /** Which recent rotation produced a token (access or refresh): logout walks a chain back in O(length). */
+  producedBy: Map<string, string>;
+  /** Recent refusals, kept apart (and smaller) for the requests right behind a refused one. */
+  refused: Map<string, Remembered>;
+  /** Refresh tokens a logout ended, by key: a refresh of one still in flight lands as a refusal, and the
+   * tokens it got are kept here for the logout to revoke. */
+  ended: Map<string, { until: number; produced?: RefreshedTokens }>;
+  /** Fingerprints of live refresh tokens this process stored in a cookie (at login or refresh). */
+  issued: Set<string>;
+}
+
+// One memory per process, shared through globalThis: Next bundles API routes and pages separately, and
+// a refresh started by getServerSideProps must be seen by the API route (and the other way round).
+const MEMORY_KEY = Symbol.for('next-bff-proxy.refresh-state');
+const MAX_RECENT = 10_000;
+const MAX_REFUSED = 1_000;
+const MAX_ISSUED = 100_000;
+
+export function memory(): RefreshMemory {
+  const holder = globalThis as unknown as Record<symbol, RefreshMemory | undefined>;
+  holder[MEMORY_KEY] ??= { inFlight: new Map(), recent: new Map(), producedBy: new Map(), refused: new Map(), ended: new Map(), issued: new Set() };
+  return holder[MEMORY_KEY];
+}
+
+/** The key of a refresh token's outcomes: per upstream, so two proxies in one process never share one. */
+export function refreshKey(options: ResolvedOptions, refreshToken: string): string {
+  return `${options.upstream.href} ${options.refresh?.path ?? ''} ${refreshToken}`;
+}
+
+/** A short digest: the set of issued tokens holds no token itself, and stays small. */
+function fingerprint(key: string): string {
+  return createHash('sha256').update(key).digest('base64url').slice(0, 22);
+}
+
+/**
+ * Remembers a refresh token this process put in a cookie. Refreshes of such tokens have a budget of
+ * their own, so a flood of junk refresh cookies (tokens no one issued) cannot take every refresh slot
+ * and leave real users unable to renew. A token leaves the set once used (rotated or refused): a dead
+ * token replayed in a loop is junk again. (After a restart, or on another instance, a real token is
+ * unknown here and shares the junk's budget: slower under attack, never refused for good.)
+ */
+export function rememberIssuedRefreshToken(options: ResolvedOptions, refreshToken: string): void {
+  const { issued } = memory();
+  issued.add(fingerprint(refreshKey(options, refreshToken)));
+  if (issued.size > MAX_ISSUED) {
+    const oldest = issued.values().next();
+    if (!oldest.done) issued.delete(oldest.value);
+  }
+}
+
+/** True when this process issued the refresh token of `key` and it has not been used since. */
+export function isIssued(key: string): boolean {
+  return memory().issued.has(fingerprint(key));
+}
+
+/** A remembered outcome for `key` still inside its window: a recent rotation, a refusal, or a logout. */
+export function recall(key: string): RefreshOutcome | undefined {
+  const { recent, refused, ended } = memory();
+  const now = Date.now();
+  const mark = ended.get(key);
+  if (mark && mark.until > now) return { kind: 'rejected' };
+  const remembered = recent.get(key) ?? refused.get(key);
+  return remembered && remembered.until > now ? remembered.outcome : undefined;
+}
+
+/**
+ * What a finished refresh of `key` means, remembered for `windowMs`: a rotation for the requests still
+ * carrying the old cookie, a refusal for those right behind it. A refresh that lands after a logout
+ * ended its token is a refusal: its tokens go to the logout (to revoke), never to a client.
+ */
+export function settleRefresh(options: ResolvedOptions, key: string, outcome: RefreshOutcome, windowMs: number): RefreshOutcome {
+  const { recent, producedBy, refused, ended, issued } = memory();
+  if (outcome.kind === 'failed') return outcome;
+  issued.delete(fingerprint(key));
+  const mark = ended.get(key);
+  if (mark && mark.until > Date.now() && outcome.kind === 'refreshed') {
+    mark.produced = outcome.tokens;
+    outcome = { kind: 'rejected' };
+  }
+  if (outcome.kind === 'refreshed' && outcome.tokens.refresh !== undefined) rememberIssuedRefreshToken(options, outcome.tokens.refresh);
+  if (windowMs <= 0) return outcome;
+  const until = Date.now() + windowMs;
+  if (outcome.kind === 'refreshed') {
+    evictFromFront(recent, MAX_RECENT, (old) => forgetProduced(old));
+    recent.set(key, { outcome, until });
+    producedBy.set(outcome.tokens.access, key);
+    if (outcome.tokens.refresh !== undefined) producedBy.set(outcome.tokens.refresh, key);
+  } else {
+    evictFromFront(refused, MAX_REFUSED);
+    refused.set(key, { outcome, until });
+  }
+  return outcome;
+}
+
+function forgetProduced(entry: Remembered): void {
+  if (entry.outcome.kind !== 'refreshed') return;
+  const { producedBy } = memory();
+  producedBy.delete(entry.outcome.tokens.access);
+  if (entry.outcome.tokens.refresh !== undefined) producedBy.delete(entry.outcome.tokens.refresh);
+}
+
+/**
+ * Ends, for this process, the sessions these tokens belong to (a logout):
+ * - a refresh of one of these refresh tokens still in flight lands as a refusal (`settleRefresh`);
+ * - a request still carrying an older refresh token (sent by another tab before the last rotation) is
+ *   not handed the ended tokens from the reuse memory: every remembered rotation that led to them,
+ *   along the chain, is remembered as refused instead. O(length of the chain), through `producedBy`.
+ */
+export function endSessions(options: ResolvedOptions, refreshTokens: ReadonlyArray<string | undefined>, accessTokens: ReadonlyArray<string | undefined>): void {
+  const { recent, producedBy, refused, ended } = memory();
+  const prefix = refreshKey(options, '');
+  const until = Date.now() + 2 * options.timeoutMs + (options.refresh?.reuseWindowSeconds ?? 0) * 1000;
+  const work = [...refreshTokens, ...accessTokens].filter((token): token is string => token !== undefined);
+  for (const token of refreshTokens) if (token !== undefined) ended.set(prefix + token, { until });
+  evictFromFront(ended, MAX_REFUSED);
+  for (let token = work.pop(); token !== undefined; token = work.pop()) {
+    const key = producedBy.get(token);
+    const entry = key === undefined ? undefined : recent.get(key);
+    if (key === undefined || !entry) continue;
+    recent.delete(key);
+    forgetProduced(entry);
+    refused.set(key, { outcome: { kind: 'rejected' }, until: entry.until });
+    if (key.startsWith(prefix)) work.push(key.slice(prefix.length));
+  }
+}
+
+/** The tokens a refresh of `refreshToken` got after a logout ended it: for the logout to revoke. */
+export function tokensProducedAfterEnd(options: ResolvedOptions, refreshToken: string): RefreshedTokens | undefined {
+  return memory().ended.get(refreshKey(options, refreshToken))?.produced;
+}
+
+/** Drops expired entries from the front (oldest first), and the oldest live ones while over `max`. */
+function evictFromFront<T extends { until: number }>(entries: Map<string, T>, max: number, onEvict?: (entry: T) => void): void {
+  const now = Date.now();
+  for (const [key, entry] of entries) {
+    if (entry.until > now && entries.size < max) break;
+    entries.delete(key);
+    onEvict?.(entry);
+  }
+}
