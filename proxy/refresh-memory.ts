@@ -74,8 +74,13 @@ function fingerprint(key: string): string {
  * unknown here and shares the junk's budget: slower under attack, never refused for good.)
  */
 export function rememberIssuedRefreshToken(options: ResolvedOptions, refreshToken: string): void {
-  const { issued } = memory();
-  issued.add(fingerprint(refreshKey(options, refreshToken)));
+  const { issued, ended, refused } = memory();
+  const key = refreshKey(options, refreshToken);
+  issued.add(fingerprint(key));
+  // The upstream has just issued it: whatever this process remembered against it (a logout, a refusal)
+  // is about an earlier session (an upstream that hands out the same refresh token again).
+  ended.delete(key);
+  refused.delete(key);
   if (issued.size > MAX_ISSUED) {
     const oldest = issued.values().next();
     if (!oldest.done) issued.delete(oldest.value);
@@ -98,20 +103,22 @@ export function recall(key: string): RefreshOutcome | undefined {
 }
 
 /**
- * What a finished refresh of `key` means, remembered for `windowMs`: a rotation for the requests still
+ * What a finished refresh of `refreshToken` means, remembered for `windowMs`: a rotation for the requests still
  * carrying the old cookie, a refusal for those right behind it. A refresh that lands after a logout
  * ended its token is a refusal: its tokens go to the logout (to revoke), never to a client.
  */
-export function settleRefresh(options: ResolvedOptions, key: string, outcome: RefreshOutcome, windowMs: number): RefreshOutcome {
+export function settleRefresh(options: ResolvedOptions, refreshToken: string, outcome: RefreshOutcome, windowMs: number): RefreshOutcome {
   const { recent, producedBy, refused, ended, issued } = memory();
   if (outcome.kind === 'failed') return outcome;
+  const key = refreshKey(options, refreshToken);
   issued.delete(fingerprint(key));
   const mark = ended.get(key);
   if (mark && mark.until > Date.now() && outcome.kind === 'refreshed') {
     mark.produced = outcome.tokens;
     outcome = { kind: 'rejected' };
   }
-  if (outcome.kind === 'refreshed' && outcome.tokens.refresh !== undefined) rememberIssuedRefreshToken(options, outcome.tokens.refresh);
+  // The new refresh token, or the same one when the upstream does not rotate (it stays live).
+  if (outcome.kind === 'refreshed') rememberIssuedRefreshToken(options, outcome.tokens.refresh ?? refreshToken);
   if (windowMs <= 0) return outcome;
   const until = Date.now() + windowMs;
   if (outcome.kind === 'refreshed') {

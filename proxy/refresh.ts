@@ -97,7 +97,7 @@ export function refreshTokens(options: ResolvedOptions, agent: http.Agent, refre
     })
     .then((outcome) => {
       inFlight.delete(key);
-      return settleRefresh(options, key, outcome, windowMs);
+      return settleRefresh(options, refreshToken, outcome, windowMs);
     });
   inFlight.set(key, flight);
   return flight;

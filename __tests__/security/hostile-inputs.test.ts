@@ -456,7 +456,7 @@ describe('the reuse memory', () => {
   it('a logout at the end of a chain of 10,000 rotations among 10,000 remembered ends the whole chain, within the test timeout (it was quadratic)', () => {
     const base = `chain-${process.pid}-${Date.now()}`;
     const token = (i: number) => `${base}-${i}`;
-    for (let i = 0; i < 10_000; i++) settleRefresh(options, refreshKey(options, token(i)), { kind: 'refreshed', tokens: { access: `${token(i + 1)}-access`, refresh: token(i + 1) } }, 60_000);
+    for (let i = 0; i < 10_000; i++) settleRefresh(options, token(i), { kind: 'refreshed', tokens: { access: `${token(i + 1)}-access`, refresh: token(i + 1) } }, 60_000);
     expect(recall(refreshKey(options, token(0)))).toEqual({ kind: 'refreshed', tokens: { access: `${token(1)}-access`, refresh: token(1) } });
     endSessions(options, [token(10_000)], []);
     for (const i of [0, 1, 5_000, 9_999]) expect(recall(refreshKey(options, token(i)))).toEqual({ kind: 'rejected' });
@@ -466,11 +466,43 @@ describe('the reuse memory', () => {
     const used = `issued-${process.pid}-${Date.now()}`;
     rememberIssuedRefreshToken(options, used);
     expect(isIssued(refreshKey(options, used))).toBe(true);
-    settleRefresh(options, refreshKey(options, used), { kind: 'refreshed', tokens: { access: `${used}-a`, refresh: `${used}-next` } }, 10_000);
+    settleRefresh(options, used, { kind: 'refreshed', tokens: { access: `${used}-a`, refresh: `${used}-next` } }, 10_000);
     expect(isIssued(refreshKey(options, used))).toBe(false);
     expect(isIssued(refreshKey(options, `${used}-next`))).toBe(true);
-    settleRefresh(options, refreshKey(options, `${used}-next`), { kind: 'rejected' }, 10_000);
+    settleRefresh(options, `${used}-next`, { kind: 'rejected' }, 10_000);
     expect(isIssued(refreshKey(options, `${used}-next`))).toBe(false);
+  });
+});
+
+describe('an upstream that does not rotate refresh tokens', () => {
+  it('keeps vouching for a refresh token it did not replace, and a login that hands the same refresh token out again after a logout renews at once', async () => {
+    const options = resolveOptions({ apiUrl: 'http://memory.test' });
+    const steady = `steady-${process.pid}-${Date.now()}`;
+    rememberIssuedRefreshToken(options, steady);
+    settleRefresh(options, steady, { kind: 'refreshed', tokens: { access: `${steady}-a1`, refresh: undefined } }, 10_000);
+    expect(isIssued(refreshKey(options, steady))).toBe(true);
+    endSessions(options, [steady], [`${steady}-a1`]);
+    expect(recall(refreshKey(options, steady))).toEqual({ kind: 'rejected' });
+    // The next login's answer carries the same refresh token: it is live again.
+    rememberIssuedRefreshToken(options, steady);
+    expect(recall(refreshKey(options, steady))).toBeUndefined();
+    expect(isIssued(refreshKey(options, steady))).toBe(true);
+  });
+
+  it('through the proxy: login, logout, login again with the same refresh token, and a renewal succeeds', async () => {
+    const fixed = `fixed-refresh-${process.pid}-${Date.now()}`;
+    route = (call, res) => json(res, 200, { authToken: fakeJwt({ sub: 'ada', exp: now() + 600, path: call.path, at: Date.now() }), ...(call.path === '/login' ? { refreshToken: fixed } : {}) });
+    const proxy = await startProxy({ apiUrl: upstream.url });
+    try {
+      expect((await request(proxy.url).post('/api/login').set(same).send({})).status).toBe(200);
+      expect((await request(proxy.url).post('/api/logout').set(same).set('cookie', `refresh-token=${fixed}`)).status).toBe(200);
+      expect((await request(proxy.url).post('/api/login').set(same).send({})).status).toBe(200);
+      const renewal = await request(proxy.url).get('/api/session').set('cookie', `refresh-token=${fixed}`);
+      expect(renewal.body).toEqual({ authenticated: true, expiresAt: expect.any(String) });
+      expect(calls.map((call) => call.path)).toEqual(['/login', '/login', '/refresh']);
+    } finally {
+      await proxy.close();
+    }
   });
 });
 
