@@ -13,6 +13,7 @@ import { buildUpstreamPath, parseProxiedTarget } from './upstream-path';
 import { runExchange } from './exchange';
 import { isCrossSiteRequest } from './csrf';
 import { readBodyFraming } from './request-framing';
+import { isEnded } from './refresh-memory';
 
 /** A request handler for a Next API route or a plain `node:http` server. Resolves when the response is done. */
 export type ApiProxyHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -163,6 +164,7 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, options:
     hasBody: !bodyless,
     sentToken: sentToken !== undefined || canRetry,
     refreshAfter401: canRetry ? () => refreshSession(req, options, upstream.agent, refreshToken) : undefined,
+    sessionEnded: refreshToken === undefined ? undefined : () => isEnded(options, refreshToken),
   });
 }
 

@@ -5,7 +5,7 @@ import { retryAfterHeader, type RefreshedSession } from './refresh';
 import { sendError, type ProxyErrorCode } from './errors';
 import { upstreamAuthHeader } from './headers';
 import { answerLogin } from './login';
-import { appendSetCookie } from './session-cookie';
+import { appendSetCookie, clearedSessionCookies } from './session-cookie';
 import { streamResponse } from './stream-response';
 
 export interface ExchangeOptions {
@@ -16,6 +16,8 @@ export interface ExchangeOptions {
   secrets: Array<string | undefined>;
   /** The request went upstream with the user's token: its answer is personal (see keepPersonalAnswerPrivate). */
   sentToken: boolean;
+  /** True once a logout has ended the request's session (a refresh's new cookies must not go out then). */
+  sessionEnded?: () => boolean;
   /** An idempotent request without a body: safe to send again on a fresh connection. */
   replayable: boolean;
   /** The client framed a body (Content-Length over 0, or chunked). */
@@ -146,6 +148,9 @@ export function runExchange(req: IncomingMessage, res: ServerResponse, options: 
       clearTimeout(timer);
       settled = true;
       try {
+        // A logout while this request was upstream: the new session cookies it carries are replaced by
+        // cleared ones, or the browser would be signed back in.
+        if (res.hasHeader('set-cookie') && exchange.sessionEnded?.()) res.setHeader('set-cookie', clearedSessionCookies(req, options));
         streamResponse(response, res, options, exchange.secrets, exchange.sentToken);
       } catch (err) {
         // Whatever went wrong here, it must not escape into the socket's event handler.

@@ -4,7 +4,7 @@ import type { Upstream } from './upstream';
 import { sendJson } from './errors';
 import { upstreamAuthHeader } from './headers';
 import { needsRefresh, refreshInFlight, refreshTokens, type RefreshOutcome } from './refresh';
-import { endSessions, tokensProducedAfterEnd } from './refresh-memory';
+import { endSessions, tokensProducedAfterEnd, type NewestTokens } from './refresh-memory';
 import { appendSetCookie, clearedSessionCookies, readSessionCookies, type SessionCookies } from './session-cookie';
 import { callUpstream } from './upstream-call';
 
@@ -19,15 +19,16 @@ function refreshToWaitFor(cookies: SessionCookies, options: ResolvedOptions, ups
 }
 
 /** What the upstream logout is given to revoke: the newest tokens of the session, once the refresh (if any) landed. */
-async function tokensToRevoke(cookies: SessionCookies, options: ResolvedOptions, refresh: Promise<RefreshOutcome> | undefined) {
+async function tokensToRevoke(cookies: SessionCookies, options: ResolvedOptions, refresh: Promise<RefreshOutcome> | undefined, newest: NewestTokens) {
   if (cookies.conflict) return undefined;
-  if (!refresh || cookies.refresh === undefined) return { access: cookies.access, refresh: cookies.refresh };
   const outcome = await refresh;
-  // The session was ended before the refresh landed: its tokens were kept for the logout, never sent.
-  const produced = tokensProducedAfterEnd(options, cookies.refresh);
+  // A refresh that landed after the session ended: its tokens were kept for the logout, never sent.
+  const produced = cookies.refresh === undefined ? undefined : tokensProducedAfterEnd(options, cookies.refresh);
   if (produced) return { access: produced.access, refresh: produced.refresh ?? cookies.refresh };
+  // Another tab's rotation in the reuse window: its tokens are the session's newest.
+  if (newest.access !== undefined) return newest;
   // A refresh token the upstream refused is already dead; the access token may still be live.
-  if (outcome.kind === 'rejected') return { access: cookies.access, refresh: undefined };
+  if (outcome?.kind === 'rejected') return { access: cookies.access, refresh: undefined };
   return { access: cookies.access, refresh: cookies.refresh };
 }
 
@@ -46,8 +47,8 @@ export async function answerLogout(req: IncomingMessage, res: ServerResponse, op
   const cookies = readSessionCookies(req, options);
   // Started (or joined) before the session is ended, so its result is kept for the revocation below.
   const refresh = upstreamPath === undefined ? undefined : refreshToWaitFor(cookies, options, upstream);
-  endSessions(options, [cookies.refresh], [cookies.access]);
-  const tokens = upstreamPath === undefined ? undefined : await tokensToRevoke(cookies, options, refresh);
+  const newest = endSessions(options, [cookies.refresh], [cookies.access]);
+  const tokens = upstreamPath === undefined ? undefined : await tokensToRevoke(cookies, options, refresh, newest);
   if (upstreamPath !== undefined && tokens && (tokens.access !== undefined || tokens.refresh !== undefined)) {
     const { access, refresh: refreshToken } = tokens;
     const body = refreshToken !== undefined && options.refresh ? JSON.stringify({ [options.refresh.bodyField]: refreshToken }) : undefined;

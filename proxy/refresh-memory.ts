@@ -37,7 +37,8 @@ interface RefreshMemory {
   /** Recent refusals, kept apart (and smaller) for the requests right behind a refused one. */
   refused: Map<string, Remembered>;
   /** Refresh tokens a logout ended, by key: a refresh of one still in flight lands as a refusal, and the
-   * tokens it got are kept here for the logout to revoke. */
+   * tokens it got are kept here for the logout to revoke. Expired marks go at the next logout, never
+   * while their refresh is in flight. */
   ended: Map<string, { until: number; produced?: RefreshedTokens }>;
   /** Fingerprints of live refresh tokens this process stored in a cookie (at login or refresh). */
   issued: Set<string>;
@@ -123,6 +124,8 @@ export function settleRefresh(options: ResolvedOptions, refreshToken: string, ou
   const until = Date.now() + windowMs;
   if (outcome.kind === 'refreshed') {
     evictFromFront(recent, MAX_RECENT, (old) => forgetProduced(old));
+    const replaced = recent.get(key);
+    if (replaced) forgetProduced(replaced);
     recent.set(key, { outcome, until });
     producedBy.set(outcome.tokens.access, key);
     if (outcome.tokens.refresh !== undefined) producedBy.set(outcome.tokens.refresh, key);
@@ -140,29 +143,75 @@ function forgetProduced(entry: Remembered): void {
   if (entry.outcome.tokens.refresh !== undefined) producedBy.delete(entry.outcome.tokens.refresh);
 }
 
+/** The newest tokens of a session this process knows of: what a logout asks the upstream to revoke. */
+export interface NewestTokens {
+  access?: string;
+  refresh?: string;
+}
+
 /**
- * Ends, for this process, the sessions these tokens belong to (a logout):
- * - a refresh of one of these refresh tokens still in flight lands as a refusal (`settleRefresh`);
- * - a request still carrying an older refresh token (sent by another tab before the last rotation) is
- *   not handed the ended tokens from the reuse memory: every remembered rotation that led to them,
- *   along the chain, is remembered as refused instead. O(length of the chain), through `producedBy`.
+ * Ends, for this process, the sessions these tokens belong to (a logout), and says which are the newest
+ * tokens it knows of for them:
+ * - a refresh of one of these refresh tokens (or of one they were rotated into) still in flight lands
+ *   as a refusal (`settleRefresh`), and a later request presenting one is refused (`recall`);
+ * - forward: a rotation of a presented refresh token (another tab's, in the reuse window) is followed to
+ *   its newest tokens, which are ended too and returned for the upstream to revoke;
+ * - backward: a request still carrying an older refresh token is not handed the ended tokens from the
+ *   reuse memory: every rotation that led to them is remembered as refused.
+ * O(length of the chains), through `recent` and `producedBy`. Only keys this process knows (in flight,
+ * remembered or issued by it) are marked, so junk logouts cannot crowd out a real one's marks.
  */
-export function endSessions(options: ResolvedOptions, refreshTokens: ReadonlyArray<string | undefined>, accessTokens: ReadonlyArray<string | undefined>): void {
-  const { recent, producedBy, refused, ended } = memory();
+export function endSessions(options: ResolvedOptions, refreshTokens: ReadonlyArray<string | undefined>, accessTokens: ReadonlyArray<string | undefined>): NewestTokens {
+  const { recent, producedBy, refused, ended, inFlight, issued } = memory();
   const prefix = refreshKey(options, '');
-  const until = Date.now() + 2 * options.timeoutMs + (options.refresh?.reuseWindowSeconds ?? 0) * 1000;
-  const work = [...refreshTokens, ...accessTokens].filter((token): token is string => token !== undefined);
-  for (const token of refreshTokens) if (token !== undefined) ended.set(prefix + token, { until });
-  evictFromFront(ended, MAX_REFUSED);
-  for (let token = work.pop(); token !== undefined; token = work.pop()) {
-    const key = producedBy.get(token);
-    const entry = key === undefined ? undefined : recent.get(key);
-    if (key === undefined || !entry) continue;
+  const now = Date.now();
+  const until = now + 2 * options.timeoutMs + (options.refresh?.reuseWindowSeconds ?? 0) * 1000;
+  for (const [key, old] of ended) {
+    if (old.until > now) break;
+    if (!inFlight.has(key)) ended.delete(key);
+  }
+  const mark = (key: string) => {
+    if (!inFlight.has(key) && !recent.has(key) && !issued.has(fingerprint(key))) return;
+    const existing = ended.get(key);
+    if (existing) existing.until = Math.max(existing.until, until);
+    else ended.set(key, { until });
+  };
+  const refuse = (key: string, entry: Remembered) => {
     recent.delete(key);
     forgetProduced(entry);
     refused.set(key, { outcome: { kind: 'rejected' }, until: entry.until });
-    if (key.startsWith(prefix)) work.push(key.slice(prefix.length));
+  };
+  const defined = (token: string | undefined): token is string => token !== undefined;
+  let newest: NewestTokens = {};
+  const forward = refreshTokens.filter(defined);
+  const backward = [...refreshTokens, ...accessTokens].filter(defined);
+  const walked = new Set<string>();
+  for (let token = forward.pop(); token !== undefined; token = forward.pop()) {
+    const key = prefix + token;
+    if (walked.has(key)) continue;
+    walked.add(key);
+    mark(key);
+    const entry = recent.get(key);
+    if (entry?.outcome.kind !== 'refreshed') continue;
+    const { access, refresh } = entry.outcome.tokens;
+    newest = { access, refresh: refresh ?? token };
+    refuse(key, entry);
+    if (refresh !== undefined) forward.push(refresh);
   }
+  for (let token = backward.pop(); token !== undefined; token = backward.pop()) {
+    const key = producedBy.get(token);
+    const entry = key === undefined ? undefined : recent.get(key);
+    if (key === undefined || !entry) continue;
+    refuse(key, entry);
+    mark(key);
+    if (key.startsWith(prefix)) backward.push(key.slice(prefix.length));
+  }
+  return newest;
+}
+
+/** True when a logout ended the session of this refresh token since (see `endSessions`). */
+export function isEnded(options: ResolvedOptions, refreshToken: string): boolean {
+  return recall(refreshKey(options, refreshToken))?.kind === 'rejected';
 }
 
 /** The tokens a refresh of `refreshToken` got after a logout ended it: for the logout to revoke. */

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import net from 'node:net';
 import request from 'supertest';
 import { parseProxiedTarget, resolveOptions } from '../../proxy';
-import { endSessions, isIssued, recall, refreshKey, rememberIssuedRefreshToken, settleRefresh } from '../../proxy/refresh-memory';
+import { endSessions, isIssued, memory, recall, refreshKey, rememberIssuedRefreshToken, settleRefresh } from '../../proxy/refresh-memory';
 import { fakeJwt, listen, rawRequest, readBody, startProxy, type RunningServer } from '../helpers/servers';
 import { expectNoTokenLeak } from './leaks';
 
@@ -527,5 +527,75 @@ describe('upstream URLs with tabs and newlines, which browsers strip', () => {
     };
     const res = await rawRequest(proxy.url, 'GET', '/api/x');
     expect(res.headers[name]).toBe(expected);
+  });
+});
+
+// The fifth outside pass: a logout presenting the previous refresh token, marks crowded out by junk
+// logouts, and a reverse index that kept replaced entries.
+
+describe('logout against another tab’s rotation', () => {
+  it('a logout with the refresh token another tab just rotated ends and revokes the rotated tokens, and that tab’s answer clears its cookies', async () => {
+    const r0 = `rot-r0-${process.pid}-${Date.now()}`;
+    const a1 = fakeJwt({ sub: 'ada', exp: now() + 600, n: r0 });
+    const r1 = `${r0}-r1`;
+    route = async (call, res) => {
+      if (call.path === '/refresh') return json(res, 200, { authToken: a1, refreshToken: r1 });
+      if (call.path === '/logout') return json(res, 200, {});
+      if (call.path === '/slow') await delay(500);
+      json(res, 200, { token: call.headers['auth-token'] ?? null });
+    };
+    const proxy = await startProxy({ apiUrl: upstream.url, logout: { upstreamPath: '/logout' } });
+    try {
+      // Tab 2: rotates R0 → A1/R1 before forwarding, then waits 500 ms upstream.
+      const tab2 = request(proxy.url).get('/api/slow').set('cookie', `refresh-token=${r0}`).then((answer) => answer);
+      await delay(150);
+      // Tab 1 still holds R0 (the new cookies have not reached the browser yet).
+      const logout = await request(proxy.url).post('/api/logout').set(same).set('cookie', `refresh-token=${r0}`);
+      expect(logout.status).toBe(200);
+      const revoked = calls.find((call) => call.path === '/logout');
+      expect(revoked?.headers['auth-token']).toBe(a1);
+      expect(JSON.parse(revoked?.body ?? '{}')).toEqual({ refreshToken: r1 });
+      const other = await tab2;
+      expect(other.status).toBe(200);
+      expect(other.headers['set-cookie']).toEqual(['auth-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0', 'refresh-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0']);
+      const withR1 = await request(proxy.url).get('/api/session').set('cookie', `refresh-token=${r1}`);
+      expect(withR1.body).toEqual({ authenticated: false, expiresAt: null });
+      expect(calls.filter((call) => call.path === '/refresh')).toHaveLength(1);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('1,010 junk logouts do not crowd out the mark of a real logout whose refresh is still in flight', async () => {
+    const r0 = `crowd-r0-${process.pid}-${Date.now()}`;
+    route = async (call, res) => {
+      if (call.path === '/refresh') {
+        await delay(1_500);
+        return json(res, 200, { authToken: fakeJwt({ sub: 'ada', exp: now() + 600 }), refreshToken: `${r0}-r1` });
+      }
+      json(res, 200, {});
+    };
+    const proxy = await startProxy({ apiUrl: upstream.url });
+    try {
+      const tab2 = request(proxy.url).get('/api/me').set('cookie', `refresh-token=${r0}`).then((answer) => answer);
+      await delay(100);
+      expect((await request(proxy.url).post('/api/logout').set(same).set('cookie', `refresh-token=${r0}`)).status).toBe(200);
+      for (let i = 0; i < 1_010; i++) await rawRequest(proxy.url, 'POST', '/api/logout', { 'sec-fetch-site': 'same-origin', cookie: `auth-token=junk; refresh-token=junk-${i}` });
+      const other = await tab2;
+      expect(other.status).toBe(401);
+      expect(other.body.error.code).toBe('session_expired');
+    } finally {
+      await proxy.close();
+    }
+  }, 20_000);
+
+  it('re-recording a rotation of the same refresh token (an upstream that does not rotate) keeps no stale reverse entries', () => {
+    const options = resolveOptions({ apiUrl: 'http://memory.test' });
+    const steady = `reindex-${process.pid}-${Date.now()}`;
+    for (let i = 0; i < 300; i++) settleRefresh(options, steady, { kind: 'refreshed', tokens: { access: `${steady}-a${i}`, refresh: undefined } }, 60_000);
+    const { producedBy } = memory();
+    expect(producedBy.has(`${steady}-a0`)).toBe(false);
+    expect(producedBy.has(`${steady}-a298`)).toBe(false);
+    expect(producedBy.get(`${steady}-a299`)).toBe(refreshKey(options, steady));
   });
 });
