@@ -133,7 +133,7 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, options:
   let refreshed = false;
   if (route !== 'login' && refreshToken !== undefined && needsRefresh(token, options)) {
     // Refresh before forwarding: the request carries the new token, the answer the new cookies.
-    const session = await refreshSession(req, options, upstream.agent, refreshToken);
+    const session = await refreshSession(req, options, upstream.agent, refreshToken, () => closed);
     if (session.kind === 'failed') {
       req.resume();
       return sendError(res, session.code, retryAfterHeader(session));
@@ -163,7 +163,7 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, options:
     replayable: IDEMPOTENT_METHODS.has(method) && bodyless,
     hasBody: !bodyless,
     sentToken: sentToken !== undefined || canRetry,
-    refreshAfter401: canRetry ? () => refreshSession(req, options, upstream.agent, refreshToken) : undefined,
+    refreshAfter401: canRetry ? () => refreshSession(req, options, upstream.agent, refreshToken, () => closed) : undefined,
     sessionEnded: refreshToken === undefined ? undefined : () => isEnded(options, refreshToken),
   });
 }

@@ -3,6 +3,7 @@ export { defaultOptions, type ApiProxyOptions, type ResolvedOptions, type ProxyL
 export { resolveOptions, ProxyConfigError } from './resolve-options';
 export { readSessionCookies, sessionCookies, clearedSessionCookies, appendSetCookie } from './session-cookie';
 export { resolveSession, refreshSession, type SessionState } from './refresh';
+export { isEnded } from './refresh-memory';
 export { callUpstream, UpstreamCallError, type UpstreamCall, type UpstreamReply } from './upstream-call';
 export { upstreamAuthHeader } from './headers';
 export { createAgent } from './upstream';

@@ -42,6 +42,9 @@ interface RefreshMemory {
   ended: Map<string, { until: number; produced?: RefreshedTokens }>;
   /** Fingerprints of live refresh tokens this process stored in a cookie (at login or refresh). */
   issued: Set<string>;
+  /** Rotations whose new cookies ride on answers not yet finished, by the key of the replaced refresh
+   * token: a logout presenting that token reaches them whatever the reuse window says. */
+  outstanding: Map<string, { answers: number; tokens: RefreshedTokens }>;
 }
 
 // One memory per process, shared through globalThis: Next bundles API routes and pages separately, and
@@ -53,7 +56,7 @@ const MAX_ISSUED = 100_000;
 
 export function memory(): RefreshMemory {
   const holder = globalThis as unknown as Record<symbol, RefreshMemory | undefined>;
-  holder[MEMORY_KEY] ??= { inFlight: new Map(), recent: new Map(), producedBy: new Map(), refused: new Map(), ended: new Map(), issued: new Set() };
+  holder[MEMORY_KEY] ??= { inFlight: new Map(), recent: new Map(), producedBy: new Map(), refused: new Map(), ended: new Map(), issued: new Set(), outstanding: new Map() };
   return holder[MEMORY_KEY];
 }
 
@@ -143,6 +146,29 @@ function forgetProduced(entry: Remembered): void {
   if (entry.outcome.tokens.refresh !== undefined) producedBy.delete(entry.outcome.tokens.refresh);
 }
 
+/**
+ * Notes that an answer about to carry the cookies of a rotation of `refreshToken` is open, until the
+ * returned function is called (when the answer is finished or abandoned). A logout that presents the
+ * replaced token meanwhile ends and revokes the rotation's tokens, and the answer clears the cookies
+ * instead (`isEnded`), even when the reuse window (0, or evicted) no longer remembers the rotation.
+ */
+export function holdDelivery(options: ResolvedOptions, refreshToken: string, tokens: RefreshedTokens): () => void {
+  const { outstanding } = memory();
+  const key = refreshKey(options, refreshToken);
+  const held = outstanding.get(key);
+  if (held) {
+    held.answers += 1;
+    held.tokens = tokens;
+  } else outstanding.set(key, { answers: 1, tokens });
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    const current = outstanding.get(key);
+    if (current && --current.answers <= 0) outstanding.delete(key);
+  };
+}
+
 /** The newest tokens of a session this process knows of: what a logout asks the upstream to revoke. */
 export interface NewestTokens {
   access?: string;
@@ -158,11 +184,11 @@ export interface NewestTokens {
  *   its newest tokens, which are ended too and returned for the upstream to revoke;
  * - backward: a request still carrying an older refresh token is not handed the ended tokens from the
  *   reuse memory: every rotation that led to them is remembered as refused.
- * O(length of the chains), through `recent` and `producedBy`. Only keys this process knows (in flight,
- * remembered or issued by it) are marked, so junk logouts cannot crowd out a real one's marks.
+ * O(length of the chains), through `recent`, `outstanding` and `producedBy`. Only keys this process
+ * knows (in flight, remembered, riding an open answer, or issued by it) are marked, so junk logouts cannot crowd out a real one's marks.
  */
 export function endSessions(options: ResolvedOptions, refreshTokens: ReadonlyArray<string | undefined>, accessTokens: ReadonlyArray<string | undefined>): NewestTokens {
-  const { recent, producedBy, refused, ended, inFlight, issued } = memory();
+  const { recent, producedBy, refused, ended, inFlight, issued, outstanding } = memory();
   const prefix = refreshKey(options, '');
   const now = Date.now();
   const until = now + 2 * options.timeoutMs + (options.refresh?.reuseWindowSeconds ?? 0) * 1000;
@@ -171,7 +197,7 @@ export function endSessions(options: ResolvedOptions, refreshTokens: ReadonlyArr
     if (!inFlight.has(key)) ended.delete(key);
   }
   const mark = (key: string) => {
-    if (!inFlight.has(key) && !recent.has(key) && !issued.has(fingerprint(key))) return;
+    if (!inFlight.has(key) && !recent.has(key) && !outstanding.has(key) && !issued.has(fingerprint(key))) return;
     const existing = ended.get(key);
     if (existing) existing.until = Math.max(existing.until, until);
     else ended.set(key, { until });
@@ -192,11 +218,11 @@ export function endSessions(options: ResolvedOptions, refreshTokens: ReadonlyArr
     walked.add(key);
     mark(key);
     const entry = recent.get(key);
-    if (entry?.outcome.kind !== 'refreshed') continue;
-    const { access, refresh } = entry.outcome.tokens;
-    newest = { access, refresh: refresh ?? token };
-    refuse(key, entry);
-    if (refresh !== undefined) forward.push(refresh);
+    const rotated = entry?.outcome.kind === 'refreshed' ? entry.outcome.tokens : outstanding.get(key)?.tokens;
+    if (!rotated) continue;
+    newest = { access: rotated.access, refresh: rotated.refresh ?? token };
+    if (entry) refuse(key, entry);
+    if (rotated.refresh !== undefined && rotated.refresh !== token) forward.push(rotated.refresh);
   }
   for (let token = backward.pop(); token !== undefined; token = backward.pop()) {
     const key = producedBy.get(token);

@@ -1,7 +1,7 @@
 import type http from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import type { ResolvedOptions } from './options';
-import { isIssued, memory, recall, refreshKey, settleRefresh, type RefreshFailure, type RefreshOutcome } from './refresh-memory';
+import { holdDelivery, isIssued, memory, recall, refreshKey, settleRefresh, type RefreshedTokens, type RefreshFailure, type RefreshOutcome } from './refresh-memory';
 import { releaseSlot, takeSlot, type TokenPool } from './refresh-slots';
 import { logThrottled } from './log-throttle';
 import { readJwtExpiry } from './jwt';
@@ -117,7 +117,7 @@ export type SessionState =
   /** No session cookie of either kind. */
   | { kind: 'none' }
   /** A usable access token; `setCookies` holds new cookies to send when it was just refreshed. */
-  | { kind: 'active'; accessToken: string; setCookies: string[] }
+  | { kind: 'active'; accessToken: string; setCookies: string[]; rotated?: RefreshedTokens }
   /** The refresh token was refused (or the cookies conflicted): the cookies to clear it all. */
   | { kind: 'expired'; setCookies: string[] }
   | RefreshFailure;
@@ -126,28 +126,34 @@ export type SessionState =
  * The request's session, refreshed first when the access token is missing or about to expire and a
  * refresh token is there. Used by the proxy route, `GET /api/session` and server-lib alike.
  */
-export async function resolveSession(req: IncomingMessage, options: ResolvedOptions, agent: http.Agent): Promise<SessionState> {
+export async function resolveSession(req: IncomingMessage, options: ResolvedOptions, agent: http.Agent, delivered?: () => Promise<unknown>): Promise<SessionState> {
   const { access: accessToken, refresh: refreshToken, conflict } = readSessionCookies(req, options);
   if (conflict) return { kind: 'expired', setCookies: clearedSessionCookies(req, options) };
   if (refreshToken === undefined || !needsRefresh(accessToken, options)) {
     return accessToken === undefined ? { kind: 'none' } : { kind: 'active', accessToken, setCookies: [] };
   }
-  return refreshSession(req, options, agent, refreshToken);
+  return refreshSession(req, options, agent, refreshToken, delivered);
 }
 
 /** A session after a refresh: never 'none' (there was a refresh token to present). */
 export type RefreshedSession = Exclude<SessionState, { kind: 'none' }>;
 
-/** Refreshes with `refreshToken` and says what the response must carry: new cookies, or cleared ones. */
-export async function refreshSession(req: IncomingMessage, options: ResolvedOptions, agent: http.Agent, refreshToken: string): Promise<RefreshedSession> {
-  return applyRefresh(req, options, await refreshTokens(options, agent, refreshToken));
+/**
+ * Refreshes with `refreshToken` and says what the response must carry: new cookies, or cleared ones.
+ * `delivered`: when the answer carrying new cookies is finished (asked only after a rotation); until then a logout presenting
+ * `refreshToken` reaches the new tokens (see holdDelivery).
+ */
+export async function refreshSession(req: IncomingMessage, options: ResolvedOptions, agent: http.Agent, refreshToken: string, delivered?: () => Promise<unknown>): Promise<RefreshedSession> {
+  const session = applyRefresh(req, options, await refreshTokens(options, agent, refreshToken));
+  if (delivered && session.kind === 'active' && session.rotated) void delivered().finally(holdDelivery(options, refreshToken, session.rotated));
+  return session;
 }
 
 function applyRefresh(req: IncomingMessage, options: ResolvedOptions, outcome: RefreshOutcome): RefreshedSession {
   if (outcome.kind === 'failed') return outcome;
   if (outcome.kind === 'rejected') return { kind: 'expired', setCookies: clearedSessionCookies(req, options) };
   try {
-    return { kind: 'active', accessToken: outcome.tokens.access, setCookies: sessionCookies(req, options, outcome.tokens) };
+    return { kind: 'active', accessToken: outcome.tokens.access, setCookies: sessionCookies(req, options, outcome.tokens), rotated: outcome.tokens };
   } catch (err) {
     options.logger.error(`[next-bff-proxy] refreshed token unusable: ${err instanceof UnstorableTokenError ? err.reason : 'error'}`);
     return { kind: 'failed', code: 'bad_upstream_response' };

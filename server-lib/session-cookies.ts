@@ -1,6 +1,6 @@
 import type http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { appendSetCookie, clearedSessionCookies, refreshSession, resolveSession, type ResolvedOptions, type SessionState } from '../proxy';
+import { appendSetCookie, clearedSessionCookies, isEnded, readSessionCookies, refreshSession, resolveSession, type ResolvedOptions, type SessionState } from '../proxy';
 import { ServerApiError } from './server-api-error';
 
 type PageContext = { req: IncomingMessage; res: ServerResponse };
@@ -31,10 +31,27 @@ function applyToPage(ctx: PageContext, options: ResolvedOptions, session: Sessio
  * the upstream could not answer is thrown as a ServerApiError.
  */
 export async function resolvePageSession(ctx: PageContext, options: ResolvedOptions, agent: http.Agent): Promise<PageSession> {
-  return applyToPage(ctx, options, await resolveSession(ctx.req, options, agent));
+  return applyToPage(ctx, options, await resolveSession(ctx.req, options, agent, () => whenDone(ctx.res)));
 }
 
 /** Refreshes with `refreshToken` (after an upstream 401), applied to the page's response the same way. */
 export async function refreshPageSession(ctx: PageContext, options: ResolvedOptions, agent: http.Agent, refreshToken: string): Promise<PageSession> {
-  return applyToPage(ctx, options, await refreshSession(ctx.req, options, agent, refreshToken));
+  return applyToPage(ctx, options, await refreshSession(ctx.req, options, agent, refreshToken, () => whenDone(ctx.res)));
+}
+
+/** Resolves when the page's response is finished or abandoned: until then, its new cookies are held. */
+function whenDone(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    if (res.closed) resolve();
+    else res.once('close', () => resolve());
+  });
+}
+
+/**
+ * A logout while the page was rendering ended the session its new cookies belong to: they are cleared
+ * instead (appended after them, so the browser keeps the cleared ones), as the proxy route does.
+ */
+export function clearIfEndedMeanwhile(ctx: PageContext, options: ResolvedOptions): void {
+  const { refresh } = readSessionCookies(ctx.req, options);
+  if (refresh !== undefined && isEnded(options, refresh)) clearSessionOn(ctx, options);
 }

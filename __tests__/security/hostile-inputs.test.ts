@@ -599,3 +599,38 @@ describe('logout against another tab’s rotation', () => {
     expect(producedBy.get(`${steady}-a299`)).toBe(refreshKey(options, steady));
   });
 });
+
+// The sixth outside pass: a rotation the reuse window no longer remembers (window 0, or evicted) while
+// its answer is still upstream, and server-side rendering racing a logout.
+
+describe('a logout reaches a rotation whose answer is still open', () => {
+  it('with reuseWindowSeconds 0: a 401, a refresh and a slow retry in tab 2; tab 1 logs out with the old tokens; tab 2 clears its cookies and the upstream revokes the new tokens', async () => {
+    const a0 = `opaque-a0-${process.pid}-${Date.now()}`;
+    const r0 = `${a0}-r0`;
+    const a1 = `${a0}-a1`;
+    const r1 = `${a0}-r1`;
+    route = async (call, res) => {
+      if (call.path === '/refresh') return json(res, 200, { authToken: a1, refreshToken: r1 });
+      if (call.path === '/logout') return json(res, 200, {});
+      if (call.headers['auth-token'] !== a1) return json(res, 401, { error: 'unauthorized' });
+      await delay(500);
+      json(res, 200, { mine: true });
+    };
+    const proxy = await startProxy({ apiUrl: upstream.url, logout: { upstreamPath: '/logout' }, refresh: { reuseWindowSeconds: 0 } });
+    try {
+      const tab2 = request(proxy.url).get('/api/slowme').set('cookie', `auth-token=${a0}; refresh-token=${r0}`).then((answer) => answer);
+      await delay(200);
+      const logout = await request(proxy.url).post('/api/logout').set(same).set('cookie', `auth-token=${a0}; refresh-token=${r0}`);
+      expect(logout.status).toBe(200);
+      const revoked = calls.find((call) => call.path === '/logout');
+      expect(revoked?.headers['auth-token']).toBe(a1);
+      expect(JSON.parse(revoked?.body ?? '{}')).toEqual({ refreshToken: r1 });
+      const other = await tab2;
+      expect(other.status).toBe(200);
+      expect(other.headers['set-cookie']).toEqual(['auth-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0', 'refresh-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0']);
+      expectNoTokenLeak(a1, proxy.logger, other, logout);
+    } finally {
+      await proxy.close();
+    }
+  });
+});

@@ -5,7 +5,7 @@ import type { GetServerSidePropsContext } from 'next';
 import type { ApiProxyOptions, ProxyLogger } from '../../proxy';
 import { createServerApi, getSession, ServerApiError, withSession } from '../../server-lib';
 import { setupNock } from '../helpers/nock';
-import { fakeJwt, recordingLogger } from '../helpers/servers';
+import { fakeJwt, rawRequest, recordingLogger, startProxy } from '../helpers/servers';
 import { expectNoTokenLeak } from './leaks';
 
 // server-lib keeps sessions the way the proxy route does: a 401 gets one refresh and one retry, and a
@@ -170,5 +170,32 @@ describe('withSession after an upstream 401', () => {
     const ctx = fakeContext(`auth-token=${stale}; refresh-token=${refresh}`);
     await expect(page(freshOptions())(ctx)).resolves.toEqual({ redirect: { destination: '/login?next=%2Fprofile', permanent: false } });
     expect(setCookiesOn(ctx)).toEqual(CLEARED);
+  });
+});
+
+describe('withSession racing a logout', () => {
+  it('a page that renewed the session clears the new cookies when a logout of that session lands while it renders', async () => {
+    const [refresh, fresh, next] = [unique('race-refresh'), unique('race-fresh'), unique('race-next')];
+    nock(API).post('/refresh', { refreshToken: refresh }).reply(200, { authToken: fresh, refreshToken: next });
+    nock(API).get('/me').matchHeader('auth-token', fresh).reply(200, { name: 'Ada' });
+    const options = freshOptions();
+    const proxy = await startProxy({ apiUrl: API });
+    try {
+      const page = withSession(
+        async ({ api }) => {
+          const { data } = await api.get<{ name: string }>('/me');
+          // Another tab signs out while this page renders, still presenting the old refresh token.
+          const logout = await rawRequest(proxy.url, 'POST', '/api/logout', { 'sec-fetch-site': 'same-origin', cookie: `refresh-token=${refresh}` });
+          expect(logout.status).toBe(200);
+          return { props: { name: data.name } };
+        },
+        { apiOptions: options },
+      );
+      const ctx = fakeContext(`refresh-token=${refresh}`);
+      await expect(page(ctx)).resolves.toEqual({ props: { name: 'Ada' } });
+      expect(setCookiesOn(ctx)).toEqual([`auth-token=${fresh}; Path=/; HttpOnly; SameSite=Lax`, `refresh-token=${next}; Path=/; HttpOnly; SameSite=Lax`, ...CLEARED]);
+    } finally {
+      await proxy.close();
+    }
   });
 });
