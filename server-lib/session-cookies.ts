@@ -21,8 +21,33 @@ type PageSession = Exclude<SessionState, { kind: 'failed' }>;
 function applyToPage(ctx: PageContext, options: ResolvedOptions, session: SessionState): PageSession {
   if (session.kind === 'failed') throw ServerApiError.forFailedCall(session.code);
   if (session.kind === 'expired') clearSessionOn(ctx, options);
-  if (session.kind === 'active' && !ctx.res.headersSent) appendSetCookie(ctx.res, ...session.setCookies);
+  if (session.kind === 'active' && !ctx.res.headersSent) {
+    appendSetCookie(ctx.res, ...session.setCookies);
+    if (session.rotated) clearIfEndedBeforeHeaders(ctx, options);
+  }
   return session;
+}
+
+// Responses already watched: one wrapper per response, however many refreshes the page made.
+const watched = new WeakSet<ServerResponse>();
+
+/**
+ * A logout may land while the page renders, after its new cookies were set: they are checked once more
+ * when the headers are written (Node writes them through `writeHead`, also from `end()`), and cleared
+ * if that session has ended meanwhile (appended after them, so the browser keeps the cleared ones), as
+ * the proxy route does for its answers.
+ */
+function clearIfEndedBeforeHeaders(ctx: PageContext, options: ResolvedOptions): void {
+  if (watched.has(ctx.res)) return;
+  watched.add(ctx.res);
+  const { refresh } = readSessionCookies(ctx.req, options);
+  if (refresh === undefined) return;
+  const writeHead = ctx.res.writeHead;
+  ctx.res.writeHead = function (this: ServerResponse, ...args: Parameters<ServerResponse['writeHead']>) {
+    ctx.res.writeHead = writeHead;
+    if (isEnded(options, refresh)) clearSessionOn(ctx, options);
+    return writeHead.apply(this, args);
+  } as ServerResponse['writeHead'];
 }
 
 /**
@@ -45,13 +70,4 @@ function whenDone(res: ServerResponse): Promise<void> {
     if (res.closed) resolve();
     else res.once('close', () => resolve());
   });
-}
-
-/**
- * A logout while the page was rendering ended the session its new cookies belong to: they are cleared
- * instead (appended after them, so the browser keeps the cleared ones), as the proxy route does.
- */
-export function clearIfEndedMeanwhile(ctx: PageContext, options: ResolvedOptions): void {
-  const { refresh } = readSessionCookies(ctx.req, options);
-  if (refresh !== undefined && isEnded(options, refresh)) clearSessionOn(ctx, options);
 }

@@ -4,7 +4,7 @@ import type { ApiProxyOptions } from '../proxy';
 import { createServerApi, type ServerApi } from './server-api';
 import { ServerApiError } from './server-api-error';
 import { getUpstreamContext } from './upstream-context';
-import { clearIfEndedMeanwhile, clearSessionOn } from './session-cookies';
+import { clearSessionOn } from './session-cookies';
 
 export interface WithSessionOptions {
   /** The proxy's options (the same object given to `createApiProxy`). @default the defaults and env */
@@ -37,9 +37,7 @@ export function withSession<P extends Record<string, unknown>, Q extends ParsedU
     try {
       // A session that cannot be refreshed is sent to the login page before the page's own calls.
       if ((await api.sessionToken()) === undefined) return redirectToLogin(ctx.resolvedUrl, loginPath);
-      const result = await handler({ ...ctx, api });
-      clearIfEndedMeanwhile(ctx, getUpstreamContext(apiOptions).options);
-      return result;
+      return await handler({ ...ctx, api });
     } catch (err) {
       if (err instanceof ServerApiError && err.code === 'unauthorized') {
         if (err.sessionEnded) clearSessionOn(ctx, getUpstreamContext(apiOptions).options);

@@ -173,29 +173,55 @@ describe('withSession after an upstream 401', () => {
   });
 });
 
-describe('withSession racing a logout', () => {
-  it('a page that renewed the session clears the new cookies when a logout of that session lands while it renders', async () => {
+describe('server-side rendering racing a logout', () => {
+  /** Renews `refresh` on the page, runs `during` (a logout) at the given moment, then writes the headers as Next does. */
+  async function renderWithLogout(moment: 'while the page renders' | 'after getServerSideProps returned' | 'on a createServerApi page without withSession') {
     const [refresh, fresh, next] = [unique('race-refresh'), unique('race-fresh'), unique('race-next')];
     nock(API).post('/refresh', { refreshToken: refresh }).reply(200, { authToken: fresh, refreshToken: next });
     nock(API).get('/me').matchHeader('auth-token', fresh).reply(200, { name: 'Ada' });
     const options = freshOptions();
     const proxy = await startProxy({ apiUrl: API });
+    // Another tab signs out, still presenting the old refresh token.
+    const logout = async () => expect((await rawRequest(proxy.url, 'POST', '/api/logout', { 'sec-fetch-site': 'same-origin', cookie: `refresh-token=${refresh}` })).status).toBe(200);
     try {
-      const page = withSession(
-        async ({ api }) => {
-          const { data } = await api.get<{ name: string }>('/me');
-          // Another tab signs out while this page renders, still presenting the old refresh token.
-          const logout = await rawRequest(proxy.url, 'POST', '/api/logout', { 'sec-fetch-site': 'same-origin', cookie: `refresh-token=${refresh}` });
-          expect(logout.status).toBe(200);
-          return { props: { name: data.name } };
-        },
-        { apiOptions: options },
-      );
       const ctx = fakeContext(`refresh-token=${refresh}`);
-      await expect(page(ctx)).resolves.toEqual({ props: { name: 'Ada' } });
-      expect(setCookiesOn(ctx)).toEqual([`auth-token=${fresh}; Path=/; HttpOnly; SameSite=Lax`, `refresh-token=${next}; Path=/; HttpOnly; SameSite=Lax`, ...CLEARED]);
+      if (moment === 'on a createServerApi page without withSession') {
+        const api = createServerApi(ctx, options);
+        expect((await api.get<{ name: string }>('/me')).data).toEqual({ name: 'Ada' });
+        await logout();
+      } else {
+        const page = withSession(
+          async ({ api }) => {
+            const { data } = await api.get<{ name: string }>('/me');
+            if (moment === 'while the page renders') await logout();
+            return { props: { name: data.name } };
+          },
+          { apiOptions: options },
+        );
+        await expect(page(ctx)).resolves.toEqual({ props: { name: 'Ada' } });
+        if (moment === 'after getServerSideProps returned') await logout();
+      }
+      ctx.res.writeHead(200);
+      return { ctx, fresh, next };
     } finally {
       await proxy.close();
     }
+  }
+
+  it.each(['while the page renders', 'after getServerSideProps returned', 'on a createServerApi page without withSession'] as const)(
+    'a page that renewed the session clears the new cookies when its headers are written, if a logout of that session landed %s',
+    async (moment) => {
+      const { ctx, fresh, next } = await renderWithLogout(moment);
+      expect(setCookiesOn(ctx)).toEqual([`auth-token=${fresh}; Path=/; HttpOnly; SameSite=Lax`, `refresh-token=${next}; Path=/; HttpOnly; SameSite=Lax`, ...CLEARED]);
+    },
+  );
+
+  it('without a logout, the renewed page keeps its new cookies when its headers are written', async () => {
+    const [refresh, fresh, next] = [unique('calm-refresh'), unique('calm-fresh'), unique('calm-next')];
+    nock(API).post('/refresh', { refreshToken: refresh }).reply(200, { authToken: fresh, refreshToken: next });
+    const ctx = fakeContext(`refresh-token=${refresh}`);
+    await expect(getSession(ctx, freshOptions())).resolves.toEqual({ authenticated: true, expiresAt: null });
+    ctx.res.writeHead(200);
+    expect(setCookiesOn(ctx)).toEqual([`auth-token=${fresh}; Path=/; HttpOnly; SameSite=Lax`, `refresh-token=${next}; Path=/; HttpOnly; SameSite=Lax`]);
   });
 });
