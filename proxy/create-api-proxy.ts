@@ -18,6 +18,19 @@ import { isEnded } from './refresh-memory';
 /** A request handler for a Next API route or a plain `node:http` server. Resolves when the response is done. */
 export type ApiProxyHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
+/** What a transport cannot do, so the policy can refuse or adapt rather than forward something else. */
+export interface TransportTraits {
+  /**
+   * The answer's framing headers are dropped by the transport (Next's route handlers drop
+   * Content-Length, Content-Encoding and Transfer-Encoding): the upstream is asked for `identity`.
+   */
+  identityEncoding: boolean;
+  /** The body of a GET or HEAD is never read (Next's route handlers): such a request is refused. */
+  dropsGetBody: boolean;
+}
+
+const NODE_TRANSPORT: TransportTraits = { identityEncoding: false, dropsGetBody: false };
+
 function whenClosed(res: ServerResponse): Promise<void> {
   return new Promise((resolve) => {
     if (res.closed) resolve();
@@ -35,6 +48,11 @@ function isNextBuild(): boolean {
  * message naming it, and every request then gets 500 `config_error` instead of a crash mid-request.
  */
 export function createApiProxy(options: ApiProxyOptions = {}): ApiProxyHandler {
+  return createRequestHandler(options, NODE_TRANSPORT);
+}
+
+/** The one request policy, for a transport that presents its requests as Node's `req` and `res`. */
+export function createRequestHandler(options: ApiProxyOptions, transport: TransportTraits): ApiProxyHandler {
   let resolved: ResolvedOptions;
   try {
     resolved = resolveOptions(options);
@@ -59,7 +77,7 @@ export function createApiProxy(options: ApiProxyOptions = {}): ApiProxyHandler {
   return async (req, res) => {
     const closed = whenClosed(res);
     try {
-      await handleRequest(req, res, resolved, upstream, closed);
+      await handleRequest(req, res, resolved, upstream, closed, transport);
     } catch (err) {
       resolved.logger.error(`[next-bff-proxy] internal_error: ${err instanceof Error ? err.name : 'unknown'}`);
       sendError(res, 'internal_error');
@@ -79,7 +97,14 @@ function isAllowed(options: ResolvedOptions, path: string, method: string): bool
 // RFC 9110 §9.2.2: idempotent methods, which may be retried when a connection fails before an answer.
 const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'DELETE']);
 
-async function handleRequest(req: IncomingMessage, res: ServerResponse, options: ResolvedOptions, upstream: Upstream, closed: Promise<void>): Promise<void> {
+async function handleRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: ResolvedOptions,
+  upstream: Upstream,
+  closed: Promise<void>,
+  transport: TransportTraits,
+): Promise<void> {
   const target = parseProxiedTarget(getRawRequestTarget(req), options.pathPrefix);
   if (typeof target === 'string') {
     req.resume();
@@ -94,6 +119,12 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, options:
     return;
   }
   const method = (req.method ?? 'GET').toUpperCase();
+  if (transport.dropsGetBody && framing !== 'none' && (method === 'GET' || method === 'HEAD') && req.headers['content-length'] !== '0') {
+    // Next never reads the body of a GET or HEAD sent to a route handler: forwarding the headers
+    // without it would leave the upstream waiting for bytes that never come.
+    sendError(res, 'bad_request', { connection: 'close' });
+    return;
+  }
   const route = routeOf(target.routeKey, options);
   const allowedMethods = route === 'login' || route === 'logout' ? ['POST'] : route === 'session' ? ['GET', 'HEAD'] : undefined;
   if (allowedMethods && !allowedMethods.includes(method)) {
@@ -150,7 +181,7 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, options:
   // A login carries no session upstream: the old token has no business there, and an answer echoing
   // it would not be scrubbed of it.
   const sentToken = route === 'login' ? undefined : token;
-  setUpstreamRequestHeaders(req, options, sentToken, route === 'login');
+  setUpstreamRequestHeaders(req, options, sentToken, { identity: route === 'login' || transport.identityEncoding });
   req.url = buildUpstreamPath(options.upstreamBasePath, target);
   // Only a request without a body can be sent a second time (a streamed body is never replayed):
   // after a refresh, or after a stale keep-alive socket.

@@ -53,7 +53,7 @@ const OVERRIDE_HEADER =
  * would push V8 into slow dictionary objects on every request). This runs before `proxy.web` (not in a
  * `proxyReq` listener, which http-proxy skips for requests with `Expect`).
  */
-export function setUpstreamRequestHeaders(req: IncomingMessage, options: ResolvedOptions, token: string | undefined, isLogin: boolean): void {
+export function setUpstreamRequestHeaders(req: IncomingMessage, options: ResolvedOptions, token: string | undefined, { identity }: { identity: boolean }): void {
   const source = req.headers;
   const listed = source.connection === undefined ? undefined : new Set(connectionListedNames(source.connection));
   const headers: IncomingHttpHeaders = { host: options.upstream.host };
@@ -68,19 +68,21 @@ export function setUpstreamRequestHeaders(req: IncomingMessage, options: Resolve
     headers[name] = source[name];
   }
 
-  const clientAddress = req.socket.remoteAddress;
-  if (clientAddress) {
-    const prior = options.trustProxy ? source['x-forwarded-for'] : undefined;
-    headers['x-forwarded-for'] = prior ? `${String(prior)}, ${clientAddress}` : clientAddress;
-  }
+  // A route handler has no socket to ask: Next's own X-Forwarded-For is then the only address, and it
+  // is the client's own claim whenever the client sent one, so it is passed on only with trustProxy.
+  const clientAddress = req.socket?.remoteAddress;
+  const prior = options.trustProxy ? source['x-forwarded-for'] : undefined;
+  if (clientAddress) headers['x-forwarded-for'] = prior ? `${String(prior)}, ${clientAddress}` : clientAddress;
+  else if (prior) headers['x-forwarded-for'] = prior;
   // With APP_ORIGIN set, the app's address is known: a client's Host header cannot choose what the
   // upstream puts in the links and redirects it builds.
   const app = options.appAddress;
   headers['x-forwarded-proto'] = app ? app.proto : isSecureRequest(req, options.trustProxy) ? 'https' : 'http';
   const host = app ? app.host : getRequestHost(req, options.trustProxy);
   if (host) headers['x-forwarded-host'] = host;
-  // The login answer is read by the proxy: ask for it uncompressed (a compressed one is still decoded).
-  if (isLogin) headers['accept-encoding'] = 'identity';
+  // The login answer is read by the proxy, and a route handler's answer loses its Content-Encoding:
+  // ask for it uncompressed (a compressed one is still decoded).
+  if (identity) headers['accept-encoding'] = 'identity';
   if (token !== undefined) Object.assign(headers, upstreamAuthHeader(options, token));
   req.headers = headers;
 }

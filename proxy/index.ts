@@ -1,12 +1,6 @@
+// The Pages Router entry (`next-bff-proxy/proxy`): the route handler factory and its options.
 export { createApiProxy, type ApiProxyHandler } from './create-api-proxy';
-export { defaultOptions, type ApiProxyOptions, type ResolvedOptions, type ProxyLogger } from './options';
-export { resolveOptions, ProxyConfigError } from './resolve-options';
-export { readSessionCookies, sessionCookies, clearedSessionCookies, appendSetCookie } from './session-cookie';
-export { resolveSession, refreshSession, type SessionState } from './refresh';
-export { isEnded } from './refresh-memory';
-export { callUpstream, UpstreamCallError, type UpstreamCall, type UpstreamReply } from './upstream-call';
-export { upstreamAuthHeader } from './headers';
-export { createAgent } from './upstream';
-export { parseProxiedTarget } from './upstream-path';
+export { defaultOptions, type ApiProxyOptions, type ProxyLogger } from './options';
+export { ProxyConfigError } from './resolve-options';
 export type { ProxyErrorCode } from './errors';
-export { describeSession, type SessionInfo } from './session-endpoint';
+export type { SessionInfo } from './session-endpoint';

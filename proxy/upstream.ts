@@ -29,9 +29,25 @@ export interface Upstream {
 // the upstream announces `Keep-Alive: timeout=N`.
 const IDLE_SOCKET_MS = 4_000;
 
-export function createAgent(upstream: URL): http.Agent {
+function createAgent(upstream: URL): http.Agent {
   const agentOptions = { keepAlive: true, timeout: IDLE_SOCKET_MS, scheduling: 'lifo' as const };
   return upstream.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+}
+
+// On globalThis: Next bundles the Pages route, the route handlers and the pages apart, each with its
+// own copy of this module, and they should share one pool of upstream connections.
+const AGENTS = Symbol.for('next-bff-proxy.agents');
+
+/** The keep-alive agent for an upstream origin, one per process. */
+export function sharedAgent(upstream: URL): http.Agent {
+  const scope = globalThis as { [AGENTS]?: Map<string, http.Agent> };
+  const agents = (scope[AGENTS] ??= new Map());
+  let agent = agents.get(upstream.origin);
+  if (agent === undefined) {
+    agent = createAgent(upstream);
+    agents.set(upstream.origin, agent);
+  }
+  return agent;
 }
 
 const EXCHANGE = Symbol('next-bff-proxy.exchange');
@@ -48,7 +64,7 @@ type ForwardedRequest = IncomingMessage & { [EXCHANGE]?: Forwarding };
 type WebPass = (req: IncomingMessage, res: ServerResponse, options: unknown, head: unknown, server: unknown, callback?: (err: Error) => void) => void;
 
 export function createUpstream(options: ResolvedOptions): Upstream {
-  const agent = createAgent(options.upstream);
+  const agent = sharedAgent(options.upstream);
   const { protocol, hostname, port } = options.upstream;
   const bareHostname = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
   const transport = protocol === 'https:' ? https : http;

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { describeSession, type ApiProxyOptions, type SessionInfo } from '../proxy';
+import type { ApiProxyOptions } from '../proxy/options';
+import { describeSession, type SessionInfo } from '../proxy/session-endpoint';
 import { resolvePageSession } from './session-cookies';
 import { getUpstreamContext } from './upstream-context';
 

@@ -2,4 +2,4 @@ export { createServerApi, apiPath, type ServerApi, type ServerApiResponse } from
 export { ServerApiError, type ServerApiErrorCode } from './server-api-error';
 export { withSession, redirectToLogin, type SessionContext, type WithSessionOptions } from './with-session';
 export { getSession } from './get-session';
-export type { SessionInfo } from '../proxy';
+export type { SessionInfo } from '../proxy/session-endpoint';

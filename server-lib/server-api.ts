@@ -1,12 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import {
-  callUpstream,
-  parseProxiedTarget,
-  readSessionCookies,
-  upstreamAuthHeader,
-  UpstreamCallError,
-  type ApiProxyOptions,
-} from '../proxy';
+import type { ApiProxyOptions } from '../proxy/options';
+import { callUpstream, UpstreamCallError } from '../proxy/upstream-call';
+import { parseProxiedTarget } from '../proxy/upstream-path';
+import { readSessionCookies } from '../proxy/session-cookie';
+import { upstreamAuthHeader } from '../proxy/headers';
 import { ServerApiError } from './server-api-error';
 import { getUpstreamContext } from './upstream-context';
 import { refreshPageSession, resolvePageSession } from './session-cookies';

@@ -1,6 +1,9 @@
 import type http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { appendSetCookie, clearedSessionCookies, isEnded, readSessionCookies, refreshSession, resolveSession, type ResolvedOptions, type SessionState } from '../proxy';
+import type { ResolvedOptions } from '../proxy/options';
+import { appendSetCookie, clearedSessionCookies, readSessionCookies } from '../proxy/session-cookie';
+import { refreshSession, resolveSession, type SessionState } from '../proxy/refresh';
+import { isEnded } from '../proxy/refresh-memory';
 import { ServerApiError } from './server-api-error';
 
 type PageContext = { req: IncomingMessage; res: ServerResponse };

@@ -1,5 +1,7 @@
 import type http from 'node:http';
-import { createAgent, resolveOptions, ProxyConfigError, type ApiProxyOptions, type ResolvedOptions } from '../proxy';
+import type { ApiProxyOptions, ResolvedOptions } from '../proxy/options';
+import { resolveOptions, ProxyConfigError } from '../proxy/resolve-options';
+import { sharedAgent } from '../proxy/upstream';
 import { ServerApiError } from './server-api-error';
 
 export interface UpstreamContext {
@@ -18,7 +20,7 @@ export function getUpstreamContext(options: ApiProxyOptions = DEFAULT_OPTIONS): 
   if (context === undefined) {
     try {
       const resolved = resolveOptions(options);
-      context = { options: resolved, agent: createAgent(resolved.upstream) };
+      context = { options: resolved, agent: sharedAgent(resolved.upstream) };
     } catch (err) {
       if (!(err instanceof ProxyConfigError)) throw err;
       (options.logger ?? console).error(`[next-bff-proxy] config_error: ${err.message}`);

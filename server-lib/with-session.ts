@@ -1,6 +1,6 @@
 import type { GetServerSideProps, GetServerSidePropsContext, GetServerSidePropsResult } from 'next';
 import type { ParsedUrlQuery } from 'node:querystring';
-import type { ApiProxyOptions } from '../proxy';
+import type { ApiProxyOptions } from '../proxy/options';
 import { createServerApi, type ServerApi } from './server-api';
 import { ServerApiError } from './server-api-error';
 import { getUpstreamContext } from './upstream-context';

@@ -1,6 +1,11 @@
 import http, { type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApiProxy, type ApiProxyOptions, type ProxyLogger } from '../../proxy';
+import { createRouteHandlers } from '../../app-router';
+import { hostRouteHandler } from './route-handler-host';
+
+/** Which route the in-process suites try: the Pages route (default) or the App Router's route handlers. */
+export const TRANSPORT: 'pages' | 'app' = process.env.BFF_TEST_TRANSPORT === 'app' ? 'app' : 'pages';
 
 export interface RunningServer {
   server: http.Server;
@@ -39,7 +44,7 @@ export function recordingLogger(): ProxyLogger & { lines: string[] } {
 /** The proxy on a plain node:http server, as a user without Next would run it. */
 export async function startProxy(options: ApiProxyOptions): Promise<RunningServer & { logger: ReturnType<typeof recordingLogger> }> {
   const logger = recordingLogger();
-  const handler = createApiProxy({ logger, ...options });
+  const handler = TRANSPORT === 'app' ? hostRouteHandler(createRouteHandlers({ logger, ...options }).GET) : createApiProxy({ logger, ...options });
   const running = await listen((req: IncomingMessage, res: ServerResponse) => void handler(req, res));
   return { ...running, logger };
 }

@@ -1,4 +1,5 @@
-import { ProxyConfigError, defaultOptions, resolveOptions } from '../../proxy';
+import { ProxyConfigError, defaultOptions } from '../../proxy';
+import { resolveOptions } from '../../proxy/resolve-options';
 
 describe('resolveOptions', () => {
   const env = { ...process.env };

@@ -1,6 +1,7 @@
 import nock from 'nock';
 import request from 'supertest';
-import { ProxyConfigError, resolveOptions } from '../../proxy';
+import { ProxyConfigError } from '../../proxy';
+import { resolveOptions } from '../../proxy/resolve-options';
 import { setupNock } from '../helpers/nock';
 import { startProxy } from '../helpers/servers';
 import { expectNoTokenLeak } from './leaks';

@@ -2,7 +2,7 @@ import http from 'node:http';
 import net from 'node:net';
 import fc from 'fast-check';
 import request from 'supertest';
-import { resolveOptions } from '../../proxy';
+import { resolveOptions } from '../../proxy/resolve-options';
 import { getClientResponseHeaders, setUpstreamRequestHeaders } from '../../proxy/headers';
 import { listen, startProxy, type RunningServer } from '../helpers/servers';
 
@@ -24,7 +24,7 @@ describe('request header hygiene (property-based)', () => {
     fc.assert(
       fc.property(fc.dictionary(headerName, headerValue), fc.option(fc.constantFrom('tok-1', 'tok-2'), { nil: undefined }), (headers, token) => {
         const req = fakeRequest(headers);
-        setUpstreamRequestHeaders(req, options, token, false);
+        setUpstreamRequestHeaders(req, options, token, { identity: false });
         const sent = req.headers;
         for (const name of HOP_BY_HOP) expect(sent[name]).toBeUndefined();
         expect(sent.cookie).toBeUndefined();
@@ -45,7 +45,7 @@ describe('request header hygiene (property-based)', () => {
 
   it('never strips the body framing, whatever Connection lists', () => {
     const req = fakeRequest({ connection: 'content-length, transfer-encoding', 'content-length': '5', 'transfer-encoding': 'chunked' });
-    setUpstreamRequestHeaders(req, options, undefined, false);
+    setUpstreamRequestHeaders(req, options, undefined, { identity: false });
     expect(req.headers['content-length']).toBe('5');
     expect(req.headers['transfer-encoding']).toBe('chunked');
   });

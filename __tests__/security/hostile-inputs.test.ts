@@ -1,7 +1,8 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import net from 'node:net';
 import request from 'supertest';
-import { parseProxiedTarget, resolveOptions } from '../../proxy';
+import { resolveOptions } from '../../proxy/resolve-options';
+import { parseProxiedTarget } from '../../proxy/upstream-path';
 import { endSessions, isIssued, memory, recall, refreshKey, rememberIssuedRefreshToken, settleRefresh } from '../../proxy/refresh-memory';
 import { fakeJwt, listen, rawRequest, readBody, startProxy, type RunningServer } from '../helpers/servers';
 import { expectNoTokenLeak } from './leaks';

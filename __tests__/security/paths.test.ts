@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import request from 'supertest';
-import { parseProxiedTarget } from '../../proxy';
+import { parseProxiedTarget } from '../../proxy/upstream-path';
 import { buildUpstreamPath } from '../../proxy/upstream-path';
 import { listen, rawRequest, startProxy, type RunningServer } from '../helpers/servers';
 import { expectNoTokenLeak } from './leaks';

@@ -1,0 +1,51 @@
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+
+/** What a route handler's request looks like to the policy: Node's `IncomingMessage` shape, read from a Web `Request`. */
+export type NodeShapedRequest = IncomingMessage;
+
+/**
+ * The request's headers as Node would give them: lower-case names, one string each. (Web `Headers`
+ * joins repeated fields with `, `; Node joins `Cookie` with `; `, and Next hands route handlers the
+ * already-joined value, so the two agree.)
+ */
+function readHeaders(headers: Headers): IncomingHttpHeaders {
+  const out: IncomingHttpHeaders = {};
+  headers.forEach((value, name) => {
+    out[name] = value;
+  });
+  return out;
+}
+
+/**
+ * Presents a Web `Request` to the request policy as a Node `IncomingMessage`: a Readable over the
+ * request's body stream (pulled as the upstream reads, never buffered), with the method, the path and
+ * query, and the headers. There is no socket: `remoteAddress` is unknown (see setUpstreamRequestHeaders),
+ * the connection is never TLS from Next's point of view, and "destroying the socket" cancels the body.
+ */
+export function toNodeRequest(request: Request, onCut: () => void): NodeShapedRequest {
+  const body = request.body ? Readable.fromWeb(request.body as unknown as NodeReadableStream<Uint8Array>, { highWaterMark: 64 * 1024 }) : Readable.from([]);
+  const url = new URL(request.url);
+  const req = body as unknown as NodeShapedRequest & { complete: boolean };
+  req.method = request.method;
+  req.url = url.pathname + url.search;
+  req.headers = readHeaders(request.headers);
+  req.httpVersion = '1.1';
+  req.complete = false;
+  body.once('end', () => (req.complete = true));
+  // A client that goes away mid-body errors the stream: the exchange learns it from the response's
+  // close, so the error itself must not go unheard (an 'error' without a listener ends the process).
+  body.on('error', () => {});
+  Object.defineProperty(req, 'socket', {
+    value: {
+      remoteAddress: undefined,
+      encrypted: false,
+      destroy() {
+        body.destroy();
+        onCut();
+      },
+    },
+  });
+  return req;
+}

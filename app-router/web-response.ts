@@ -1,0 +1,230 @@
+import type { OutgoingHttpHeader, OutgoingHttpHeaders } from 'node:http';
+import { Writable } from 'node:stream';
+import zlib from 'node:zlib';
+
+// Fetch's null body statuses: a Response with one of these cannot carry a body (the constructor throws).
+const NULL_BODY_STATUS = new Set([204, 205, 304]);
+
+// Framing is Next's to do for a route handler's answer (it drops these, measured on Next 16.4);
+// `keep-alive` belongs to Next's own connection. (`Connection: close` is kept: an error answered
+// before a request body was read asks Node to end the connection after it.)
+const TRANSPORT_HEADERS = new Set(['content-length', 'transfer-encoding', 'keep-alive']);
+
+type Decoder = zlib.Gunzip | zlib.Inflate | zlib.BrotliDecompress;
+
+/** The decoder for a `Content-Encoding` the upstream used although asked for `identity`; null: unknown. */
+function decoderFor(encoding: string): Decoder | null | undefined {
+  const coding = encoding.trim().toLowerCase();
+  if (coding === '' || coding === 'identity') return undefined;
+  if (coding === 'gzip' || coding === 'x-gzip') return zlib.createGunzip();
+  if (coding === 'deflate') return zlib.createInflate();
+  if (coding === 'br') return zlib.createBrotliDecompress();
+  return null;
+}
+
+const CUT = new Error('the answer was cut');
+
+/**
+ * The other half of the route-handler transport: a Node `Writable` shaped like `ServerResponse` (status,
+ * headers, `writeHead`, `end`, `destroy`), which the request policy writes to exactly as it writes to a
+ * Pages response, and whose bytes come out as the body of a Web `Response`.
+ *
+ * - Backpressure crosses over: a write is acknowledged only while the Web stream wants more, so a slow
+ *   client slows the upstream down instead of filling memory.
+ * - `response` resolves when the head is written; `close` is emitted when the body is done (all of it
+ *   taken by Next) or abandoned (the client went away: Next cancels the stream).
+ * - An upstream answer compressed although `identity` was asked for is decoded here: Next drops
+ *   `Content-Encoding` from route-handler answers, and compresses on its own.
+ */
+export class WebResponseWriter extends Writable {
+  statusCode = 200;
+  statusMessage = '';
+  headersSent = false;
+  readonly response: Promise<Response>;
+  private resolveResponse!: (response: Response) => void;
+  private readonly fields = new Map<string, OutgoingHttpHeader>();
+  private controller?: ReadableStreamDefaultController<Uint8Array>;
+  private discardBody = false;
+  private decoder?: Decoder;
+  /** A write's callback held back until the Web stream asks for more. */
+  private held?: () => void;
+  /** The decoder is paused because the Web stream wants no more. */
+  private decoderHeld = false;
+
+  constructor(private readonly isHead: boolean) {
+    super({ highWaterMark: 64 * 1024 });
+    // A write held back for the Web stream is backpressure, whatever its size: the policy's idle timer
+    // asks this to tell a slow reader from a silent upstream.
+    const writable = Object.getOwnPropertyDescriptor(Writable.prototype, 'writableNeedDrain');
+    Object.defineProperty(this, 'writableNeedDrain', {
+      get: () => this.held !== undefined || this.decoderHeld || Boolean(writable?.get?.call(this)),
+    });
+    this.response = new Promise((resolve) => (this.resolveResponse = resolve));
+    // A write after the client went away fails; that is expected, and nobody else listens for it.
+    this.on('error', () => {});
+  }
+
+  setHeader(name: string, value: OutgoingHttpHeader): this {
+    if (this.headersSent) throw new Error('headers already sent');
+    this.fields.set(name.toLowerCase(), value);
+    return this;
+  }
+
+  getHeader(name: string): OutgoingHttpHeader | undefined {
+    return this.fields.get(name.toLowerCase());
+  }
+
+  hasHeader(name: string): boolean {
+    return this.fields.has(name.toLowerCase());
+  }
+
+  removeHeader(name: string): void {
+    if (this.headersSent) throw new Error('headers already sent');
+    this.fields.delete(name.toLowerCase());
+  }
+
+  getHeaders(): OutgoingHttpHeaders {
+    return Object.fromEntries(this.fields);
+  }
+
+  writeHead(status: number, reasonOrHeaders?: string | OutgoingHttpHeaders, maybeHeaders?: OutgoingHttpHeaders): this {
+    if (this.headersSent) throw new Error('headers already sent');
+    const headers = typeof reasonOrHeaders === 'object' ? reasonOrHeaders : maybeHeaders;
+    for (const [name, value] of Object.entries(headers ?? {})) if (value !== undefined) this.fields.set(name.toLowerCase(), value);
+    this.statusCode = status;
+    this.headersSent = true;
+    this.resolveResponse(this.buildResponse(status));
+    return this;
+  }
+
+  private buildResponse(status: number): Response {
+    // Fetch's Response takes 200-599 only (the policy already refused anything under 200).
+    if (status > 599) return this.refuse(`upstream status ${status}`);
+    const headers = new Headers();
+    let encoding = '';
+    try {
+      for (const [name, value] of this.fields) {
+        if (TRANSPORT_HEADERS.has(name) || (name === 'connection' && String(value).toLowerCase() !== 'close')) continue;
+        if (name === 'content-encoding') {
+          encoding = String(value);
+          continue;
+        }
+        for (const item of Array.isArray(value) ? value : [value]) headers.append(name, String(item));
+      }
+    } catch {
+      return this.refuse('a response header fetch cannot carry');
+    }
+    this.discardBody = this.isHead || NULL_BODY_STATUS.has(status);
+    if (!this.discardBody) {
+      const decoder = decoderFor(encoding);
+      if (decoder === null) return this.refuse('an answer in a content coding the proxy cannot decode');
+      if (decoder) this.attachDecoder(decoder);
+    } else if (encoding !== '' && encoding.toLowerCase() !== 'identity') {
+      // Nothing to decode in a body-less answer; its coding names a body that is not there.
+      headers.delete('content-encoding');
+    }
+    const body = this.discardBody ? null : new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        this.controller = controller;
+      },
+      pull: () => this.release(),
+      cancel: () => {
+        this.destroy(CUT);
+      },
+    });
+    return new Response(body, { status, headers });
+  }
+
+  /** An answer that cannot become a Web response: the client gets a 502 and the upstream's answer is dropped. */
+  private refuse(reason: string): Response {
+    this.discardBody = true;
+    queueMicrotask(() => this.destroy(new Error(reason)));
+    return Response.json({ error: { code: 'bad_upstream_response', message: 'The API sent a response that cannot be passed on.' } }, {
+      status: 502,
+      headers: { 'cache-control': 'private, no-store', 'x-content-type-options': 'nosniff' },
+    });
+  }
+
+  private attachDecoder(decoder: Decoder): void {
+    this.decoder = decoder;
+    decoder.on('data', (chunk: Buffer) => {
+      if (!this.enqueue(chunk)) {
+        this.decoderHeld = true;
+        decoder.pause();
+      }
+    });
+    decoder.once('end', () => this.closeBody());
+    // A corrupt compressed body: the answer is cut, as for an upstream that died mid-body.
+    decoder.once('error', (err) => this.destroy(err));
+  }
+
+  /** Hands a chunk to the Web stream; false when it wants no more for now. */
+  private enqueue(chunk: Uint8Array): boolean {
+    if (!this.controller) return false;
+    try {
+      this.controller.enqueue(chunk);
+    } catch {
+      return false;
+    }
+    return (this.controller.desiredSize ?? 0) > 0;
+  }
+
+  private release(): void {
+    this.decoderHeld = false;
+    this.decoder?.resume();
+    const held = this.held;
+    this.held = undefined;
+    held?.();
+  }
+
+  private closeBody(): void {
+    try {
+      this.controller?.close();
+    } catch {
+      // Already cancelled by the client.
+    }
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    if (!this.headersSent) this.writeHead(this.statusCode);
+    if (this.discardBody) return callback();
+    if (this.decoder) {
+      if (this.decoder.write(chunk)) callback();
+      else this.decoder.once('drain', () => callback());
+      return;
+    }
+    if (this.enqueue(chunk)) callback();
+    else this.held = () => callback();
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    if (!this.headersSent) this.writeHead(this.statusCode);
+    if (this.decoder) {
+      this.decoder.once('end', () => callback());
+      this.decoder.end();
+      return;
+    }
+    this.closeBody();
+    callback();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.decoder?.destroy();
+    if (!this.headersSent) {
+      // Abandoned before any answer (the client went away, or the connection is being cut): a body that
+      // fails at once makes Next cut the connection rather than send a made-up answer.
+      this.headersSent = true;
+      this.resolveResponse(new Response(new ReadableStream({ start: (controller) => controller.error(error ?? CUT) })));
+    } else if (this.controller) {
+      try {
+        this.controller.error(error ?? CUT);
+      } catch {
+        // Already closed or cancelled.
+      }
+    }
+    const held = this.held;
+    this.held = undefined;
+    held?.();
+    callback(error);
+  }
+}
