@@ -49,3 +49,17 @@ export function toNodeRequest(request: Request, onCut: () => void): NodeShapedRe
   });
   return req;
 }
+
+/**
+ * A request with headers only (a server component's, a server action's, proxy.ts'): enough for the
+ * session (cookies, whether the app is served over HTTPS), with no body and no socket.
+ */
+export function headersOnlyRequest(headers: Headers): NodeShapedRequest {
+  const body = Readable.from([]);
+  const req = body as unknown as NodeShapedRequest;
+  req.headers = readHeaders(headers);
+  req.method = 'GET';
+  req.url = '/';
+  Object.defineProperty(req, 'socket', { value: { remoteAddress: undefined, encrypted: false, destroy() {} } });
+  return req;
+}

@@ -15,6 +15,38 @@ export type LoginOutcome = 'sent' | { code: ProxyErrorCode; detail: string };
 // These describe the upstream's bytes, which the proxy has changed (decoded, token removed).
 const REPRESENTATION_HEADERS = ['content-encoding', 'content-type', 'etag', 'content-md5', 'digest', 'content-range', 'last-modified'];
 
+export interface CapturedLogin {
+  /** The Set-Cookie values that store the new session (and clear a previous refresh cookie). */
+  cookies: string[];
+  /** The answer's JSON without the tokens. */
+  body: string;
+  /** Every token this login involved: none may appear in what is passed on. */
+  secrets: string[];
+}
+
+/**
+ * Takes the tokens out of a successful login answer (the token from the JSON body, the refresh token from
+ * the body or the upstream's cookie) and makes the cookies that hold them. Throws LoginResponseError or
+ * UnstorableTokenError when the answer cannot be used. Shared by the proxy route and the login action.
+ */
+export function captureLogin(
+  req: IncomingMessage,
+  options: ResolvedOptions,
+  raw: Buffer,
+  upstreamSetCookie: string[] | undefined,
+  requestSecrets: readonly (string | undefined)[],
+): CapturedLogin {
+  const refresh = options.refresh;
+  const taken = takeTokensFromBody(raw, options.login.tokenField, refresh?.tokenField, requestSecrets);
+  const refreshToken = taken.refreshToken ?? (refresh ? readSetCookieValue(upstreamSetCookie, refresh.upstreamCookieName) : undefined);
+  // A login replaces both cookies: with no refresh token in this answer, a previous user's refresh
+  // cookie must not survive, or the next refresh would sign the browser in as that user.
+  const cookies = sessionCookies(req, options, { access: taken.token, refresh: refreshToken ?? null });
+  if (refreshToken !== undefined) rememberIssuedRefreshToken(options, refreshToken);
+  const secrets = [taken.token, ...(refreshToken === undefined ? [] : [refreshToken]), ...requestSecrets.filter((secret): secret is string => secret !== undefined)];
+  return { cookies, body: taken.body, secrets };
+}
+
 /**
  * Answers a login: an upstream success has its token (and refresh token, from the body or the
  * upstream's cookie) moved into httpOnly cookies; an upstream refusal passes through unchanged, with no
@@ -34,25 +66,15 @@ export async function answerLogin(
     return 'sent';
   }
 
-  let cookies: string[];
-  let body: string;
-  let secrets: string[];
+  let captured: CapturedLogin;
   try {
-    const raw = await readBoundedBody(proxyRes, options.login.maxResponseBytes);
-    const refresh = options.refresh;
-    const taken = takeTokensFromBody(raw, options.login.tokenField, refresh?.tokenField, requestSecrets);
-    const refreshToken = taken.refreshToken ?? (refresh ? readSetCookieValue(proxyRes.headers['set-cookie'], refresh.upstreamCookieName) : undefined);
-    // A login replaces both cookies: with no refresh token in this answer, a previous user's refresh
-    // cookie must not survive, or the next refresh would sign the browser in as that user.
-    cookies = sessionCookies(req, options, { access: taken.token, refresh: refreshToken ?? null });
-    if (refreshToken !== undefined) rememberIssuedRefreshToken(options, refreshToken);
-    body = taken.body;
-    secrets = [taken.token, ...(refreshToken === undefined ? [] : [refreshToken]), ...requestSecrets.filter((secret): secret is string => secret !== undefined)];
+    captured = captureLogin(req, options, await readBoundedBody(proxyRes, options.login.maxResponseBytes), proxyRes.headers['set-cookie'], requestSecrets);
   } catch (err) {
     if (err instanceof LoginResponseError || err instanceof UnstorableTokenError) return { code: 'bad_login_response', detail: err.reason };
     if (err instanceof BodyReadError && err.reason !== 'cut_off') return { code: 'bad_login_response', detail: err.reason };
     return { code: 'upstream_unavailable', detail: 'login response cut off' };
   }
+  const { cookies, body, secrets } = captured;
 
   // A timeout or a client abort may have answered while the body was read.
   if (res.headersSent || res.destroyed) return 'sent';

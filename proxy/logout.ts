@@ -1,3 +1,4 @@
+import type http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ResolvedOptions } from './options';
 import type { Upstream } from './upstream';
@@ -13,9 +14,9 @@ import { callUpstream } from './upstream-call';
  * (another tab's), or, when the access token has expired (a browser drops an expired access cookie, so
  * only the refresh token is left), one started now so the upstream gets an access token it accepts.
  */
-function refreshToWaitFor(cookies: SessionCookies, options: ResolvedOptions, upstream: Upstream): Promise<RefreshOutcome> | undefined {
+function refreshToWaitFor(cookies: SessionCookies, options: ResolvedOptions, agent: http.Agent): Promise<RefreshOutcome> | undefined {
   if (cookies.conflict || cookies.refresh === undefined) return undefined;
-  return refreshInFlight(options, cookies.refresh) ?? (needsRefresh(cookies.access, options) ? refreshTokens(options, upstream.agent, cookies.refresh) : undefined);
+  return refreshInFlight(options, cookies.refresh) ?? (needsRefresh(cookies.access, options) ? refreshTokens(options, agent, cookies.refresh) : undefined);
 }
 
 /** What the upstream logout is given to revoke: the newest tokens of the session, once the refresh (if any) landed. */
@@ -33,40 +34,43 @@ async function tokensToRevoke(cookies: SessionCookies, options: ResolvedOptions,
 }
 
 /**
- * Answers `POST /api/logout` itself: the session (and refresh) cookies are cleared whatever happens
- * upstream, and the session ends at once for this process: a refresh of its token still under way
- * lands as a refusal (no other tab gets new tokens from it), and no late request with an older refresh
- * token gets the session back from the reuse memory. With `logout.upstreamPath`, the API is told too,
- * with the newest access token and (in the JSON body) refresh token, so it can revoke both. A failed
- * upstream logout is logged, never shown.
+ * Ends the request's session: at once for this process (a refresh of its token still under way lands
+ * as a refusal, so no other tab gets new tokens from it, and no late request with an older refresh token
+ * gets the session back from the reuse memory), and, with `logout.upstreamPath`, at the API too, told
+ * with the newest access token and (in the JSON body) refresh token so it can revoke both. A failed
+ * upstream logout is logged, never thrown: the caller clears the cookies whatever happens.
  */
-export async function answerLogout(req: IncomingMessage, res: ServerResponse, options: ResolvedOptions, upstream: Upstream): Promise<void> {
-  // Any request body is of no use here; reading it lets the connection be reused.
-  req.resume();
+export async function endSession(req: IncomingMessage, options: ResolvedOptions, agent: http.Agent): Promise<void> {
   const upstreamPath = options.logout.upstreamPath;
   const cookies = readSessionCookies(req, options);
   // Started (or joined) before the session is ended, so its result is kept for the revocation below.
-  const refresh = upstreamPath === undefined ? undefined : refreshToWaitFor(cookies, options, upstream);
+  const refresh = upstreamPath === undefined ? undefined : refreshToWaitFor(cookies, options, agent);
   const newest = endSessions(options, [cookies.refresh], [cookies.access]);
   const tokens = upstreamPath === undefined ? undefined : await tokensToRevoke(cookies, options, refresh, newest);
-  if (upstreamPath !== undefined && tokens && (tokens.access !== undefined || tokens.refresh !== undefined)) {
-    const { access, refresh: refreshToken } = tokens;
-    const body = refreshToken !== undefined && options.refresh ? JSON.stringify({ [options.refresh.bodyField]: refreshToken }) : undefined;
-    try {
-      const reply = await callUpstream(options, upstream.agent, {
-        method: 'POST',
-        path: upstreamPath,
-        headers: { ...(access === undefined ? {} : upstreamAuthHeader(options, access)), ...(body ? { 'content-type': 'application/json' } : {}) },
-        body,
-      });
-      if (reply.status < 200 || reply.status > 299) {
-        options.logger.warn(`[next-bff-proxy] upstream logout answered ${reply.status}: the tokens may still be valid upstream; the cookies are cleared anyway`);
-      }
-    } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      options.logger.warn(`[next-bff-proxy] upstream logout failed (${typeof code === 'string' ? code : 'error'}); the cookies are cleared anyway`);
+  if (upstreamPath === undefined || !tokens || (tokens.access === undefined && tokens.refresh === undefined)) return;
+  const { access, refresh: refreshToken } = tokens;
+  const body = refreshToken !== undefined && options.refresh ? JSON.stringify({ [options.refresh.bodyField]: refreshToken }) : undefined;
+  try {
+    const reply = await callUpstream(options, agent, {
+      method: 'POST',
+      path: upstreamPath,
+      headers: { ...(access === undefined ? {} : upstreamAuthHeader(options, access)), ...(body ? { 'content-type': 'application/json' } : {}) },
+      body,
+    });
+    if (reply.status < 200 || reply.status > 299) {
+      options.logger.warn(`[next-bff-proxy] upstream logout answered ${reply.status}: the tokens may still be valid upstream; the cookies are cleared anyway`);
     }
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    options.logger.warn(`[next-bff-proxy] upstream logout failed (${typeof code === 'string' ? code : 'error'}); the cookies are cleared anyway`);
   }
+}
+
+/** Answers `POST /api/logout` itself: the session ends (see endSession) and its cookies are cleared whatever happens upstream. */
+export async function answerLogout(req: IncomingMessage, res: ServerResponse, options: ResolvedOptions, upstream: Upstream): Promise<void> {
+  // Any request body is of no use here; reading it lets the connection be reused.
+  req.resume();
+  await endSession(req, options, upstream.agent);
   if (res.headersSent || res.destroyed) return;
   appendSetCookie(res, ...clearedSessionCookies(req, options));
   sendJson(res, 200, JSON.stringify({ loggedOut: true }));

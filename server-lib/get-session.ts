@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ApiProxyOptions } from '../proxy/options';
 import { describeSession, type SessionInfo } from '../proxy/session-endpoint';
-import { resolvePageSession } from './session-cookies';
+import { pageCarrier, resolveRenderSession } from './session-cookies';
 import { getUpstreamContext } from './upstream-context';
 
 /**
@@ -11,5 +11,5 @@ import { getUpstreamContext } from './upstream-context';
  */
 export async function getSession(ctx: { req: IncomingMessage; res: ServerResponse }, options?: ApiProxyOptions): Promise<SessionInfo> {
   const { options: resolved, agent } = getUpstreamContext(options);
-  return describeSession(await resolvePageSession(ctx, resolved, agent));
+  return describeSession(await resolveRenderSession(pageCarrier(ctx), resolved, agent));
 }

@@ -6,7 +6,7 @@ import { readSessionCookies } from '../proxy/session-cookie';
 import { upstreamAuthHeader } from '../proxy/headers';
 import { ServerApiError } from './server-api-error';
 import { getUpstreamContext } from './upstream-context';
-import { refreshPageSession, resolvePageSession } from './session-cookies';
+import { pageCarrier, refreshRenderSession, resolveRenderSession, type SessionCarrier } from './session-cookies';
 
 export interface ServerApiResponse<T> {
   status: number;
@@ -58,15 +58,20 @@ function parseJson(body: Buffer): unknown {
  * new cookies are set on `ctx.res`.
  */
 export function createServerApi(ctx: { req: IncomingMessage; res: ServerResponse }, options?: ApiProxyOptions): ServerApi {
+  return createServerApiFor(pageCarrier(ctx), options);
+}
+
+/** The server-side API client for one render, whichever router: its session is read from and applied to `carrier`. */
+export function createServerApiFor(carrier: SessionCarrier, options?: ApiProxyOptions): ServerApi {
   const { options: resolved, agent } = getUpstreamContext(options);
-  const cookies = readSessionCookies(ctx.req, resolved);
+  const cookies = readSessionCookies(carrier.req, resolved);
   // The token this page's calls use, and whether one refresh after an upstream 401 is still allowed
   // (a refresh token is there and has not been used by this request yet). Shared by every call.
   let session: Promise<{ token: string | undefined; renewable: boolean }> | undefined;
   let renewed = false;
 
   async function resolveToken() {
-    const state = await resolvePageSession(ctx, resolved, agent);
+    const state = await resolveRenderSession(carrier, resolved, agent);
     if (state.kind === 'expired') throw new ServerApiError('unauthorized', 401);
     if (state.kind === 'none') return { token: undefined, renewable: false };
     return { token: state.accessToken, renewable: cookies.refresh !== undefined && state.setCookies.length === 0 };
@@ -80,7 +85,7 @@ export function createServerApi(ctx: { req: IncomingMessage; res: ServerResponse
     if (!renewed && cookies.refresh !== undefined) {
       renewed = true;
       const refreshToken = cookies.refresh;
-      session = refreshPageSession(ctx, resolved, agent, refreshToken).then((state) => {
+      session = refreshRenderSession(carrier, resolved, agent, refreshToken).then((state) => {
         if (state.kind !== 'active') throw new ServerApiError('unauthorized', 401);
         return { token: state.accessToken, renewable: false };
       });

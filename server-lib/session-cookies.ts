@@ -6,71 +6,95 @@ import { refreshSession, resolveSession, type SessionState } from '../proxy/refr
 import { isEnded } from '../proxy/refresh-memory';
 import { ServerApiError } from './server-api-error';
 
-type PageContext = { req: IncomingMessage; res: ServerResponse };
-
-// Responses whose session cookies are already being cleared: the clearing is sent once.
-const cleared = new WeakSet<ServerResponse>();
-
-/** Sets the cookies that end the session (access and refresh) on the page's response, once. */
-export function clearSessionOn(ctx: PageContext, options: ResolvedOptions): void {
-  if (cleared.has(ctx.res) || ctx.res.headersSent) return;
-  cleared.add(ctx.res);
-  appendSetCookie(ctx.res, ...clearedSessionCookies(ctx.req, options));
+/**
+ * Where a server render's session lives and where its new cookies go: a Pages response (`ctx.res`), or
+ * the App Router's cookie store (which a server component cannot write). The one place a refresh result
+ * is applied for server rendering, whichever router renders.
+ */
+export interface SessionCarrier {
+  /** The request whose cookies hold the session (headers only). */
+  readonly req: IncomingMessage;
+  /** Adds Set-Cookie values to the answer; false when it cannot carry them (headers sent, a server component). */
+  setCookies(cookies: string[]): boolean;
+  /** Resolves when the answer carrying new cookies is finished or abandoned: until then, a rotation stays reachable. */
+  whenDone(): Promise<void>;
+  /** After a rotation: a logout of `refreshToken` landing before the answer's headers go out must clear the new cookies. */
+  watchRotation?(refreshToken: string, options: ResolvedOptions): void;
 }
 
-type PageSession = Exclude<SessionState, { kind: 'failed' }>;
+// Carriers whose session cookies are already being cleared: the clearing is sent once.
+const cleared = new WeakSet<SessionCarrier>();
 
-/** Applies a session to the page's response: new cookies set, or cleared when it ended; a failure thrown. */
-function applyToPage(ctx: PageContext, options: ResolvedOptions, session: SessionState): PageSession {
+/** Sets the cookies that end the session (access and refresh) on the answer, once. */
+export function clearSession(carrier: SessionCarrier, options: ResolvedOptions): void {
+  if (cleared.has(carrier)) return;
+  if (carrier.setCookies(clearedSessionCookies(carrier.req, options))) cleared.add(carrier);
+}
+
+export type RenderSession = Exclude<SessionState, { kind: 'failed' }>;
+
+/** Applies a session to the answer: new cookies set, or cleared when it ended; a failure thrown. */
+function applySession(carrier: SessionCarrier, options: ResolvedOptions, session: SessionState): RenderSession {
   if (session.kind === 'failed') throw ServerApiError.forFailedCall(session.code);
-  if (session.kind === 'expired') clearSessionOn(ctx, options);
-  if (session.kind === 'active' && !ctx.res.headersSent) {
-    appendSetCookie(ctx.res, ...session.setCookies);
-    if (session.rotated) clearIfEndedBeforeHeaders(ctx, options);
+  if (session.kind === 'expired') clearSession(carrier, options);
+  if (session.kind === 'active' && session.setCookies.length > 0 && carrier.setCookies(session.setCookies) && session.rotated) {
+    const { refresh } = readSessionCookies(carrier.req, options);
+    if (refresh !== undefined) carrier.watchRotation?.(refresh, options);
   }
   return session;
 }
 
-// Responses already watched: one wrapper per response, however many refreshes the page made.
-const watched = new WeakSet<ServerResponse>();
-
 /**
- * A logout may land while the page renders, after its new cookies were set: they are checked once more
- * when the headers are written (Node writes them through `writeHead`, also from `end()`), and cleared
- * if that session has ended meanwhile (appended after them, so the browser keeps the cleared ones), as
- * the proxy route does for its answers.
+ * The render's session, refreshed when needed, with what that means for the answer already done: new
+ * cookies set, or the session cleared when the refresh token was refused. A refresh the upstream could
+ * not answer is thrown as a ServerApiError.
  */
-function clearIfEndedBeforeHeaders(ctx: PageContext, options: ResolvedOptions): void {
-  if (watched.has(ctx.res)) return;
-  watched.add(ctx.res);
-  const { refresh } = readSessionCookies(ctx.req, options);
-  if (refresh === undefined) return;
-  const writeHead = ctx.res.writeHead;
-  ctx.res.writeHead = function (this: ServerResponse, ...args: Parameters<ServerResponse['writeHead']>) {
-    ctx.res.writeHead = writeHead;
-    if (isEnded(options, refresh)) clearSessionOn(ctx, options);
-    return writeHead.apply(this, args);
-  } as ServerResponse['writeHead'];
+export async function resolveRenderSession(carrier: SessionCarrier, options: ResolvedOptions, agent: http.Agent): Promise<RenderSession> {
+  return applySession(carrier, options, await resolveSession(carrier.req, options, agent, () => carrier.whenDone()));
 }
 
-/**
- * The page request's session, refreshed when needed, with what that means for the page's response
- * already done: new cookies set, or the session cleared when the refresh token was refused. A refresh
- * the upstream could not answer is thrown as a ServerApiError.
- */
-export async function resolvePageSession(ctx: PageContext, options: ResolvedOptions, agent: http.Agent): Promise<PageSession> {
-  return applyToPage(ctx, options, await resolveSession(ctx.req, options, agent, () => whenDone(ctx.res)));
+/** Refreshes with `refreshToken` (after an upstream 401), applied to the answer the same way. */
+export async function refreshRenderSession(carrier: SessionCarrier, options: ResolvedOptions, agent: http.Agent, refreshToken: string): Promise<RenderSession> {
+  return applySession(carrier, options, await refreshSession(carrier.req, options, agent, refreshToken, () => carrier.whenDone()));
 }
 
-/** Refreshes with `refreshToken` (after an upstream 401), applied to the page's response the same way. */
-export async function refreshPageSession(ctx: PageContext, options: ResolvedOptions, agent: http.Agent, refreshToken: string): Promise<PageSession> {
-  return applyToPage(ctx, options, await refreshSession(ctx.req, options, agent, refreshToken, () => whenDone(ctx.res)));
-}
+// One carrier per Pages response, however many server-lib calls the page makes.
+const pageCarriers = new WeakMap<ServerResponse, SessionCarrier>();
 
-/** Resolves when the page's response is finished or abandoned: until then, its new cookies are held. */
-function whenDone(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    if (res.closed) resolve();
-    else res.once('close', () => resolve());
-  });
+/** The carrier of a Pages render (getServerSideProps' `ctx`). */
+export function pageCarrier(ctx: { req: IncomingMessage; res: ServerResponse }): SessionCarrier {
+  const known = pageCarriers.get(ctx.res);
+  if (known) return known;
+  let watched = false;
+  const carrier: SessionCarrier = {
+    req: ctx.req,
+    setCookies(cookies) {
+      if (ctx.res.headersSent) return false;
+      appendSetCookie(ctx.res, ...cookies);
+      return true;
+    },
+    whenDone: () =>
+      new Promise((resolve) => {
+        if (ctx.res.closed) resolve();
+        else ctx.res.once('close', () => resolve());
+      }),
+    /**
+     * A logout may land while the page renders, after its new cookies were set: they are checked once
+     * more when the headers are written (Node writes them through `writeHead`, also from `end()`), and
+     * cleared if that session has ended meanwhile (appended after them, so the browser keeps the cleared
+     * ones), as the proxy route does for its answers.
+     */
+    watchRotation(refreshToken, options) {
+      if (watched) return;
+      watched = true;
+      const writeHead = ctx.res.writeHead;
+      ctx.res.writeHead = function (this: ServerResponse, ...args: Parameters<ServerResponse['writeHead']>) {
+        ctx.res.writeHead = writeHead;
+        if (isEnded(options, refreshToken)) clearSession(carrier, options);
+        return writeHead.apply(this, args);
+      } as ServerResponse['writeHead'];
+    },
+  };
+  pageCarriers.set(ctx.res, carrier);
+  return carrier;
 }

@@ -4,7 +4,7 @@ import type { ApiProxyOptions } from '../proxy/options';
 import { createServerApi, type ServerApi } from './server-api';
 import { ServerApiError } from './server-api-error';
 import { getUpstreamContext } from './upstream-context';
-import { clearSessionOn } from './session-cookies';
+import { clearSession, pageCarrier } from './session-cookies';
 
 export interface WithSessionOptions {
   /** The proxy's options (the same object given to `createApiProxy`). @default the defaults and env */
@@ -40,7 +40,7 @@ export function withSession<P extends Record<string, unknown>, Q extends ParsedU
       return await handler({ ...ctx, api });
     } catch (err) {
       if (err instanceof ServerApiError && err.code === 'unauthorized') {
-        if (err.sessionEnded) clearSessionOn(ctx, getUpstreamContext(apiOptions).options);
+        if (err.sessionEnded) clearSession(pageCarrier(ctx), getUpstreamContext(apiOptions).options);
         return redirectToLogin(ctx.resolvedUrl, loginPath);
       }
       throw err;

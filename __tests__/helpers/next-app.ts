@@ -8,6 +8,8 @@ const NEXT_BIN = path.join(ROOT, 'node_modules/next/dist/bin/next');
 
 export interface NextApp {
   url: string;
+  /** The `next start` process (Next 16 serves in this one process). */
+  pid: number;
   output: () => string;
   stop(): Promise<void>;
 }
@@ -70,6 +72,7 @@ export async function startNextApp(distDir: string, env: Record<string, string>,
   }
   return {
     url,
+    pid: child.pid ?? 0,
     output: () => output,
     stop: () => stopChild(child),
   };

@@ -1,0 +1,86 @@
+import { clearedSessionCookies, readSessionCookies, UnstorableTokenError } from '../proxy/session-cookie';
+import type { ApiProxyOptions } from '../proxy/options';
+import { captureLogin } from '../proxy/login';
+import { LoginResponseError } from '../proxy/login-response';
+import { endSession } from '../proxy/logout';
+import { callUpstream, UpstreamCallError } from '../proxy/upstream-call';
+import { getUpstreamContext } from '../server-lib/upstream-context';
+import { ServerApiError } from '../server-lib/server-api-error';
+import { appCarrier } from './server';
+
+export type LoginResult =
+  /** Signed in: the cookies are set; `data` is the API's answer without the tokens. */
+  | { ok: true; data: unknown }
+  /** The API refused (its status and JSON answer, if any), or could not be used (`error`): no cookie changed. */
+  | { ok: false; status: number; data?: unknown; error?: { code: string; message: string } };
+
+// The headers of the browser's request worth passing on to a login (the API may record the device).
+const PASSED_HEADERS = ['user-agent', 'accept-language'];
+
+function failure(code: string, message: string, status: number): LoginResult {
+  return { ok: false, status, error: { code, message } };
+}
+
+function parseJson(body: Buffer): unknown {
+  try {
+    return body.length === 0 ? null : (JSON.parse(body.toString('utf8')) as unknown);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Signs in from a server action: `POST {API_URL}{login.path}` with `credentials` as JSON, and the same
+ * capture rules as `POST /api/login` through the route (the token, and the refresh token, from the
+ * answer into httpOnly cookies set through `cookies()`). Returns the answer without its tokens: what a
+ * server action returns reaches the browser, so a token never may.
+ */
+export async function login(credentials: unknown, options?: ApiProxyOptions): Promise<LoginResult> {
+  let context;
+  try {
+    context = getUpstreamContext(options);
+  } catch {
+    return failure('config_error', 'The API proxy is not configured.', 500);
+  }
+  const { options: resolved, agent } = context;
+  const carrier = await appCarrier();
+  const held = readSessionCookies(carrier.req, resolved);
+  const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json', 'accept-encoding': 'identity' };
+  for (const name of PASSED_HEADERS) {
+    const value = carrier.req.headers[name];
+    if (typeof value === 'string') headers[name] = value;
+  }
+  let reply;
+  try {
+    reply = await callUpstream(resolved, agent, { method: 'POST', path: resolved.login.path, headers, body: JSON.stringify(credentials ?? {}), maxResponseBytes: resolved.login.maxResponseBytes });
+  } catch (err) {
+    const code = err instanceof UpstreamCallError ? err.code : 'upstream_unavailable';
+    resolved.logger.error(`[next-bff-proxy] login action ${code}`);
+    const failed = ServerApiError.forFailedCall(code);
+    return failure(code, failed.message, failed.status);
+  }
+  if (reply.status < 200 || reply.status > 299) return { ok: false, status: reply.status, data: parseJson(reply.body) };
+  try {
+    const captured = captureLogin(carrier.req, resolved, reply.body, reply.headers['set-cookie'], [held.access, held.refresh]);
+    if (!carrier.setCookies(captured.cookies)) return failure('internal_error', 'Login must run in a server action or a route handler.', 500);
+    return { ok: true, data: JSON.parse(captured.body) as unknown };
+  } catch (err) {
+    if (err instanceof LoginResponseError || err instanceof UnstorableTokenError) {
+      resolved.logger.error(`[next-bff-proxy] bad_login_response: ${err.reason}`);
+      return failure('bad_login_response', 'The API sent a login response that cannot be used.', 502);
+    }
+    throw err;
+  }
+}
+
+/**
+ * Signs out from a server action, as `POST /api/logout` does: the session ends at once in this process,
+ * the API is told with `logout.upstreamPath`, and the cookies are cleared through `cookies()` whatever
+ * the API answers.
+ */
+export async function logout(options?: ApiProxyOptions): Promise<{ loggedOut: boolean }> {
+  const { options: resolved, agent } = getUpstreamContext(options);
+  const carrier = await appCarrier();
+  await endSession(carrier.req, resolved, agent);
+  return { loggedOut: carrier.setCookies(clearedSessionCookies(carrier.req, resolved)) };
+}
