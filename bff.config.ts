@@ -1,4 +1,4 @@
-import type { ApiProxyOptions } from './proxy';
+import type { ApiProxyOptions } from './proxy/index';
 
 /**
  * The app's one proxy configuration, shared by the API route and server-side rendering (server-lib),

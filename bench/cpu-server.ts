@@ -1,6 +1,6 @@
 import http from 'node:http';
 import httpProxy from 'http-proxy';
-import { createApiProxy } from '../proxy';
+import { createApiProxy } from '../proxy/index';
 
 // One variant of a proxy on a plain node:http server, for `bench/cpu-per-request.ts`:
 // BENCH_MODE=proxy (this project's handler) or minimal (http-proxy with a keep-alive agent, nothing else).

@@ -1,24 +1,17 @@
 import Head from 'next/head';
-import Link from 'next/link';
 import type { ReactNode } from 'react';
+import { SiteHeader } from './SiteHeader';
 
-export function Layout({ title, children }: { title: string; children: ReactNode }) {
+export function Layout({ title, userName, children }: { title: string; userName?: string; children: ReactNode }) {
   const pageTitle = `${title} · next-bff-proxy`;
   return (
     <>
       <Head>
         <title>{pageTitle}</title>
         <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
       </Head>
-      <header className="site-header">
-        <Link href="/" className="brand">
-          next-bff-proxy
-        </Link>
-        <nav>
-          <Link href="/profile">Profile</Link>
-          <Link href="/login">Sign in</Link>
-        </nav>
-      </header>
+      <SiteHeader userName={userName} />
       <main className="page">{children}</main>
     </>
   );

@@ -64,7 +64,7 @@ export default function ProfilePage({ user }: InferGetServerSidePropsType<typeof
   }
 
   return (
-    <Layout title="Profile">
+    <Layout title="Profile" userName={user.name}>
       <h1>Profile</h1>
       <section className="card" aria-label="Account">
         <dl>

@@ -81,7 +81,40 @@ describe('the demo in a real browser', () => {
     await page.screenshot({ path: path.join(ARTIFACTS, 'profile.png'), fullPage: true });
   });
 
+  it('renders the App Router dashboard in a server component: the user and the items, the header signed in, no token in the HTML', async () => {
+    const token = (await sessionCookie())?.value ?? '<none>';
+    const response = await page.goto(`${app.url}/dashboard`);
+    const serverHtml = (await response?.text()) ?? '';
+    expect(serverHtml).toContain('Ada Lovelace');
+    expect(serverHtml).toContain('Note G');
+    expect(serverHtml).not.toContain(token);
+    await expect(page.getByTestId('signed-in').textContent()).resolves.toBe('Signed in as Ada Lovelace');
+  });
+
+  it('adds an item with a server action; neither the action answer nor the page carries the token', async () => {
+    const token = (await sessionCookie())?.value ?? '<none>';
+    const bodies: string[] = [];
+    page.on('response', (res) => {
+      if (res.request().method() === 'POST') void res.text().then((text) => bodies.push(text), () => {});
+    });
+    await page.fill('#title', 'Analytical Engine');
+    await page.click('text=Add with a server action');
+    await page.getByTestId('items').getByText('Analytical Engine').waitFor();
+    expect(bodies.length).toBeGreaterThan(0);
+    for (const body of bodies) expect(body).not.toContain(token);
+    expect(await page.content()).not.toContain(token);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard.png'), fullPage: true });
+  });
+
+  it('serves a favicon', async () => {
+    const res = await page.request.get(`${app.url}/favicon.ico`);
+    expect(res.status()).toBe(200);
+    expect(res.headers()['content-type']).toBe('image/x-icon');
+  });
+
   it('logs out: the cookie is gone and /profile redirects to /login', async () => {
+    await page.goto(`${app.url}/profile`);
     await Promise.all([page.waitForURL(`${app.url}/login`), page.click('text=Sign out')]);
     expect(await sessionCookie()).toBeUndefined();
     await page.goto(`${app.url}/profile`);
@@ -154,5 +187,22 @@ describe('a session that outlives its access token (refresh)', () => {
     const cookies = await shortPage.context().cookies(shortApp.url);
     expect(cookies.find((cookie) => cookie.name === 'refresh-token')).toMatchObject({ httpOnly: true });
     expect(await shortPage.evaluate(() => document.cookie)).not.toContain('refresh-token');
+  });
+
+  it('renders the App Router dashboard past the next expiry: proxy.ts refreshes once before the server render', async () => {
+    const before = (await shortPage.context().cookies(shortApp.url)).find((cookie) => cookie.name === 'refresh-token')?.value;
+    await new Promise((resolve) => setTimeout(resolve, 7_000));
+    const response = await shortPage.goto(`${shortApp.url}/dashboard`);
+    expect(response?.status()).toBe(200);
+    expect(new URL(shortPage.url()).pathname).toBe('/dashboard');
+    expect(await response?.text()).toContain('Ada Lovelace');
+    expect(refreshesSeen()).toBe(2);
+    const after = (await shortPage.context().cookies(shortApp.url)).find((cookie) => cookie.name === 'refresh-token');
+    expect(after).toMatchObject({ httpOnly: true });
+    expect(after?.value).not.toBe(before);
+    // The page's own /api calls go on with the rotated cookies: no third refresh.
+    const status = await shortPage.evaluate(async () => (await fetch('/api/items', { headers: { 'x-csrf': '1' } })).status);
+    expect(status).toBe(200);
+    expect(refreshesSeen()).toBe(2);
   });
 });

@@ -1,6 +1,6 @@
 import http, { type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createApiProxy, type ApiProxyOptions, type ProxyLogger } from '../../proxy';
+import { createApiProxy, type ApiProxyOptions, type ProxyLogger } from '../../proxy/index';
 import { createRouteHandlers } from '../../app-router';
 import { hostRouteHandler } from './route-handler-host';
 

@@ -2,7 +2,7 @@ import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
-import { createApiProxy } from '../../proxy';
+import { createApiProxy } from '../../proxy/index';
 import { listen, rawRequest, recordingLogger, startProxy, type RunningServer } from '../helpers/servers';
 
 const TOKEN = 'tok_secret_4242';

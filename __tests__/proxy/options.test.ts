@@ -1,4 +1,4 @@
-import { ProxyConfigError, defaultOptions } from '../../proxy';
+import { ProxyConfigError, defaultOptions } from '../../proxy/index';
 import { resolveOptions } from '../../proxy/resolve-options';
 
 describe('resolveOptions', () => {

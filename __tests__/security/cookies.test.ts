@@ -1,6 +1,6 @@
 import nock from 'nock';
 import request from 'supertest';
-import { ProxyConfigError } from '../../proxy';
+import { ProxyConfigError } from '../../proxy/index';
 import { resolveOptions } from '../../proxy/resolve-options';
 import { setupNock } from '../helpers/nock';
 import { startProxy } from '../helpers/servers';

@@ -1,4 +1,4 @@
-import type { ProxyLogger } from '../../proxy';
+import type { ProxyLogger } from '../../proxy/index';
 
 /** The token appears in no response body (or header other than Set-Cookie) and in no log line. */
 export function expectNoTokenLeak(token: string, logger: ProxyLogger & { lines: string[] }, ...responses: Array<{ text?: string; body?: unknown; headers?: Record<string, unknown> }>): void {

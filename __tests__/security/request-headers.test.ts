@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { ApiProxyOptions } from '../../proxy';
+import type { ApiProxyOptions } from '../../proxy/index';
 import { listen, rawRequest, startProxy, type RunningServer } from '../helpers/servers';
 import { expectNoTokenLeak } from './leaks';
 

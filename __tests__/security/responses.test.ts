@@ -1,7 +1,7 @@
 import http, { type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import nock from 'nock';
 import request from 'supertest';
-import type { ApiProxyOptions } from '../../proxy';
+import type { ApiProxyOptions } from '../../proxy/index';
 import { setupNock } from '../helpers/nock';
 import { listen, readBody, startProxy, type RunningServer } from '../helpers/servers';
 import { expectNoTokenLeak } from './leaks';

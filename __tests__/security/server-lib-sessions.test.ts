@@ -2,7 +2,7 @@ import http from 'node:http';
 import net from 'node:net';
 import nock from 'nock';
 import type { GetServerSidePropsContext } from 'next';
-import type { ApiProxyOptions, ProxyLogger } from '../../proxy';
+import type { ApiProxyOptions, ProxyLogger } from '../../proxy/index';
 import { createServerApi, getSession, ServerApiError, withSession } from '../../server-lib';
 import { setupNock } from '../helpers/nock';
 import { fakeJwt, rawRequest, recordingLogger, startProxy } from '../helpers/servers';

@@ -1,7 +1,7 @@
 import { type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import net from 'node:net';
 import request from 'supertest';
-import type { ApiProxyOptions } from '../../proxy';
+import type { ApiProxyOptions } from '../../proxy/index';
 import { fakeJwt, listen, rawRequest, readBody, startProxy, type RunningServer } from '../helpers/servers';
 import { expectNoTokenLeak } from './leaks';
 

@@ -1,6 +1,6 @@
 import http, { type OutgoingHttpHeaders } from 'node:http';
 import net from 'node:net';
-import type { ApiProxyOptions } from '../../proxy';
+import type { ApiProxyOptions } from '../../proxy/index';
 import { listen, startProxy, type RunningServer } from '../helpers/servers';
 
 // Idle timeouts: a stalled upstream answer, or a stalled request body, must not hold sockets forever.

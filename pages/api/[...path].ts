@@ -1,4 +1,4 @@
-import { createApiProxy } from '../../proxy';
+import { createApiProxy } from '../../proxy/index';
 import { bffOptions } from '../../bff.config';
 
 export default createApiProxy(bffOptions);

@@ -1,4 +1,4 @@
-import { createApiProxy } from '../../../../../proxy';
+import { createApiProxy } from '../../../../../proxy/index';
 
 export default createApiProxy({ pathPrefix: '/api/proxy' });
 
