@@ -6,7 +6,7 @@ import { setUpstreamRequestHeaders } from './headers';
 import { answerLogout } from './logout';
 import { getRawRequestTarget } from './request-info';
 import { appendSetCookie, clearedSessionCookies, readSessionCookies } from './session-cookie';
-import { needsRefresh, refreshSession, retryAfterHeader } from './refresh';
+import { applySessionToAnswer, needsRefresh, refreshSession } from './refresh';
 import { answerSession } from './session-endpoint';
 import { createUpstream, type Upstream } from './upstream';
 import { buildUpstreamPath, parseProxiedTarget } from './upstream-path';
@@ -164,17 +164,12 @@ async function handleRequest(
   let refreshed = false;
   if (route !== 'login' && refreshToken !== undefined && needsRefresh(token, options)) {
     // Refresh before forwarding: the request carries the new token, the answer the new cookies.
-    const session = await refreshSession(req, options, upstream.agent, refreshToken, () => closed);
-    if (session.kind === 'failed') {
+    const applied = applySessionToAnswer(res, await refreshSession(req, options, upstream.agent, refreshToken, () => closed), true);
+    if (applied.kind === 'stop') {
       req.resume();
-      return sendError(res, session.code, retryAfterHeader(session));
+      return sendError(res, applied.code, applied.headers);
     }
-    appendSetCookie(res, ...session.setCookies);
-    if (session.kind === 'expired') {
-      req.resume();
-      return sendError(res, 'session_expired');
-    }
-    token = session.accessToken;
+    token = applied.accessToken;
     refreshed = true;
   }
 

@@ -1,11 +1,11 @@
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { ResolvedOptions } from './options';
 import type { Upstream } from './upstream';
-import { retryAfterHeader, type RefreshedSession } from './refresh';
+import { applySessionToAnswer, type RefreshedSession } from './refresh';
 import { sendError, type ProxyErrorCode } from './errors';
 import { upstreamAuthHeader } from './headers';
 import { answerLogin } from './login';
-import { appendSetCookie, clearedSessionCookies } from './session-cookie';
+import { clearedSessionCookies } from './session-cookie';
 import { streamResponse } from './stream-response';
 
 export interface ExchangeOptions {
@@ -89,11 +89,10 @@ export function runExchange(req: IncomingMessage, res: ServerResponse, options: 
     refresh().then(
       (session) => {
         if (settled) return;
-        if (session.kind === 'failed') return fail(session.code, 'refresh after 401 failed', retryAfterHeader(session));
-        appendSetCookie(res, ...session.setCookies);
-        if (session.kind === 'expired') return fail('session_expired', 'refresh token refused after 401');
-        exchange.secrets.push(session.accessToken);
-        Object.assign(req.headers, upstreamAuthHeader(options, session.accessToken));
+        const applied = applySessionToAnswer(res, session, true);
+        if (applied.kind === 'stop') return fail(applied.code, 'refresh after 401 did not renew the session', applied.headers);
+        exchange.secrets.push(applied.accessToken);
+        Object.assign(req.headers, upstreamAuthHeader(options, applied.accessToken ?? ''));
         upstream.forward(req, res, listeners, { replayEmptyBody: true });
       },
       () => fail('internal_error', 'refresh after 401 threw'),

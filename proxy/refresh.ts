@@ -1,5 +1,5 @@
 import type http from 'node:http';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ResolvedOptions } from './options';
 import { holdDelivery, isIssued, memory, recall, refreshKey, settleRefresh, type RefreshedTokens, type RefreshFailure, type RefreshOutcome } from './refresh-memory';
 import { releaseSlot, takeSlot, type TokenPool } from './refresh-slots';
@@ -8,7 +8,7 @@ import { readJwtExpiry } from './jwt';
 import { takeTokensFromBody, LoginResponseError } from './login-response';
 import { readSetCookieValue } from './upstream-cookies';
 import { callUpstream, UpstreamCallError } from './upstream-call';
-import { clearedSessionCookies, readSessionCookies, sessionCookies, UnstorableTokenError } from './session-cookie';
+import { appendSetCookie, clearedSessionCookies, readSessionCookies, sessionCookies, UnstorableTokenError } from './session-cookie';
 
 export type { RefreshedTokens, RefreshFailure, RefreshOutcome } from './refresh-memory';
 export { rememberIssuedRefreshToken } from './refresh-memory';
@@ -109,8 +109,28 @@ export function refreshInFlight(options: ResolvedOptions, refreshToken: string):
 }
 
 /** The `Retry-After` header a refresh failure passes on, if it has one. */
-export function retryAfterHeader(failure: RefreshFailure): Record<string, string> {
+function retryAfterHeader(failure: RefreshFailure): Record<string, string> {
   return failure.retryAfter === undefined ? {} : { 'retry-after': failure.retryAfter };
+}
+
+/** What a session means for the proxy's answer: go on (with this token, if any), or answer this error. */
+export type AppliedSession =
+  | { kind: 'go'; accessToken: string | undefined }
+  | { kind: 'stop'; code: 'session_expired' | RefreshFailure['code']; headers: Record<string, string> };
+
+/**
+ * Applies a session (after a refresh, or as `GET /api/session` resolved it) to the proxy's answer, the
+ * one place the route does so: new cookies appended, or the cleared ones when the refresh token was
+ * refused; a refresh the upstream could not answer becomes the error to send (with its Retry-After).
+ * `expiredEnds`: a refused refresh token stops the request (401 session_expired) rather than going on
+ * without a session.
+ */
+export function applySessionToAnswer(res: ServerResponse, session: SessionState, expiredEnds: boolean): AppliedSession {
+  if (session.kind === 'failed') return { kind: 'stop', code: session.code, headers: retryAfterHeader(session) };
+  if (session.kind === 'none') return { kind: 'go', accessToken: undefined };
+  appendSetCookie(res, ...session.setCookies);
+  if (session.kind === 'expired') return expiredEnds ? { kind: 'stop', code: 'session_expired', headers: {} } : { kind: 'go', accessToken: undefined };
+  return { kind: 'go', accessToken: session.accessToken };
 }
 
 export type SessionState =

@@ -3,8 +3,7 @@ import type { ResolvedOptions } from './options';
 import type { Upstream } from './upstream';
 import { sendError, sendJson } from './errors';
 import { readJwtExpiry } from './jwt';
-import { resolveSession, retryAfterHeader, type SessionState } from './refresh';
-import { appendSetCookie } from './session-cookie';
+import { applySessionToAnswer, resolveSession, type SessionState } from './refresh';
 
 export interface SessionInfo {
   authenticated: boolean;
@@ -27,7 +26,7 @@ export async function answerSession(req: IncomingMessage, res: ServerResponse, o
   req.resume();
   const session = await resolveSession(req, options, upstream.agent);
   if (res.headersSent || res.destroyed) return;
-  if (session.kind === 'failed') return sendError(res, session.code, retryAfterHeader(session));
-  if (session.kind !== 'none') appendSetCookie(res, ...session.setCookies);
+  const applied = applySessionToAnswer(res, session, false);
+  if (applied.kind === 'stop') return sendError(res, applied.code, applied.headers);
   sendJson(res, 200, JSON.stringify(describeSession(session)));
 }
