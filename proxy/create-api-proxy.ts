@@ -14,6 +14,7 @@ import { runExchange } from './exchange';
 import { isCrossSiteRequest } from './csrf';
 import { readBodyFraming } from './request-framing';
 import { isEnded } from './refresh-memory';
+import { whenClosed } from './when-closed';
 
 /** A request handler for a Next API route or a plain `node:http` server. Resolves when the response is done. */
 export type ApiProxyHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -30,13 +31,6 @@ export interface TransportTraits {
 }
 
 const NODE_TRANSPORT: TransportTraits = { identityEncoding: false, dropsGetBody: false };
-
-function whenClosed(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    if (res.closed) resolve();
-    else res.once('close', () => resolve());
-  });
-}
 
 // `next build` evaluates route modules without the runtime environment; API_URL is not needed then.
 function isNextBuild(): boolean {

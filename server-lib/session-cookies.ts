@@ -4,6 +4,7 @@ import type { ResolvedOptions } from '../proxy/options';
 import { appendSetCookie, clearedSessionCookies, readSessionCookies } from '../proxy/session-cookie';
 import { refreshSession, resolveSession, type SessionState } from '../proxy/refresh';
 import { isEnded } from '../proxy/refresh-memory';
+import { whenClosed } from '../proxy/when-closed';
 import { ServerApiError } from './server-api-error';
 
 /**
@@ -73,11 +74,7 @@ export function pageCarrier(ctx: { req: IncomingMessage; res: ServerResponse }):
       appendSetCookie(ctx.res, ...cookies);
       return true;
     },
-    whenDone: () =>
-      new Promise((resolve) => {
-        if (ctx.res.closed) resolve();
-        else ctx.res.once('close', () => resolve());
-      }),
+    whenDone: () => whenClosed(ctx.res),
     /**
      * A logout may land while the page renders, after its new cookies were set: they are checked once
      * more when the headers are written (Node writes them through `writeHead`, also from `end()`), and
