@@ -178,6 +178,9 @@ async function main() {
     original: `${appUrl}/api/original/item`,
     // Not a route to the upstream: an API route answering by itself, the ceiling for any API-route proxy.
     'bare API route': `${appUrl}/api/bare`,
+    // The App Router's side: this library's route handlers, and a route handler answering by itself.
+    'route handler': `${appUrl}/api/app-proxy/item`,
+    'bare route handler': `${appUrl}/api/bare-app`,
   };
   // The original pattern leaks a listener and its request on every call: measured in the same process as
   // the others, it slowed every route measured after it (rewrites fell from ~3500 to ~2350 req/s here, and
@@ -203,7 +206,7 @@ async function main() {
   // figures checked, and the latencies that autocannon misreports when a server closes connections.
   log('checking with a second load generator in its own process…');
   const crossCheck: Record<string, LoopResult> = {};
-  for (const name of ['rewrites', 'proxy', 'bare API route']) crossCheck[name] = loopClient(targets[name] as string, CONNECTIONS, Math.min(DURATION, 5));
+  for (const name of ['rewrites', 'proxy', 'bare API route', 'route handler', 'bare route handler']) crossCheck[name] = loopClient(targets[name] as string, CONNECTIONS, Math.min(DURATION, 5));
 
   const restart = async () => {
     const exited = new Promise((resolve) => app.once('exit', resolve));
@@ -223,6 +226,7 @@ async function main() {
   );
   const reference = summary.rewrites;
   const ceiling = summary['bare API route'];
+  const routeHandlerCeiling = summary['bare route handler'];
 
   // A fresh server for the rest: the original pattern's leak would otherwise sit in the memory figures.
   await restart();
@@ -242,10 +246,12 @@ async function main() {
   const peaks: Record<string, number> = {};
   for (const direction of ['upload', 'download'] as const) {
     streaming[`direct ${direction}`] = await stream(`${upstreamUrl}/${direction}`, direction, STREAM_BYTES);
-    resetPeak(pid);
-    const before = memoryOf(pid).rss;
-    streaming[`proxy ${direction}`] = await stream(`${appUrl}/api/proxy/${direction}`, direction, STREAM_BYTES);
-    peaks[direction] = memoryOf(pid).peak - before;
+    for (const [route, prefix] of [['proxy', '/api/proxy'], ['route handler', '/api/app-proxy']] as const) {
+      resetPeak(pid);
+      const before = memoryOf(pid).rss;
+      streaming[`${route} ${direction}`] = await stream(`${appUrl}${prefix}/${direction}`, direction, STREAM_BYTES);
+      peaks[`${route} ${direction}`] = memoryOf(pid).peak - before;
+    }
   }
 
   log(`memory soak: ${SOAK_REQUESTS} requests through the proxy…`);
@@ -264,8 +270,9 @@ async function main() {
         {
           ...summary[name],
           vsRewrites: (summary[name]?.rps ?? NaN) / (reference?.rps ?? NaN),
-          vsBare: (summary[name]?.rps ?? NaN) / (ceiling?.rps ?? NaN),
-          p99VsBare: (summary[name]?.p99 ?? NaN) / (ceiling?.p99 ?? NaN),
+          // The route handler is held to the bare route handler, the API routes to the bare API route.
+          vsBare: (summary[name]?.rps ?? NaN) / ((name === 'route handler' ? routeHandlerCeiling : ceiling)?.rps ?? NaN),
+          p99VsBare: (summary[name]?.p99 ?? NaN) / ((name === 'route handler' ? routeHandlerCeiling : ceiling)?.p99 ?? NaN),
           runs: smallGet[name],
         },
       ]),
@@ -283,7 +290,7 @@ async function main() {
   };
 
   console.log('\nSmall JSON GET, %d connections, median of %d rounds × %d s', CONNECTIONS, ROUNDS, DURATION);
-  console.log('| route | req/s | vs rewrites | vs bare API route | p50 ms | p99 ms | p99 vs bare | errors |');
+  console.log('| route | req/s | vs rewrites | vs bare (API route; route handler: bare route handler) | p50 ms | p99 ms | p99 vs bare | errors |');
   console.log('|---|---|---|---|---|---|---|---|');
   for (const name of names) {
     const row = results.smallGet[name as keyof typeof results.smallGet];
@@ -293,7 +300,11 @@ async function main() {
   for (const [name, check] of Object.entries(crossCheck)) console.log(`  ${name}: ${check.rps.toFixed(0)} req/s, ${check.p50.toFixed(1)} / ${check.p99.toFixed(1)}, ${check.socketsOpened} sockets, ${check.requests} requests`);
   console.log(`\nLogins/s: direct ${logins.direct.rps.toFixed(0)}, proxy ${logins.proxy.rps.toFixed(0)} (${results.logins.ratio.toFixed(2)}x)`);
   console.log(`Streaming ${mb(STREAM_BYTES)}: upload ${streaming['proxy upload']?.toFixed(2)} s vs direct ${streaming['direct upload']?.toFixed(2)} s (${results.streaming.uploadVsDirect.toFixed(2)}x), download ${streaming['proxy download']?.toFixed(2)} s vs direct ${streaming['direct download']?.toFixed(2)} s (${results.streaming.downloadVsDirect.toFixed(2)}x)`);
-  console.log(`Next process peak RSS above idle: upload ${mb(peaks.upload ?? NaN)}, download ${mb(peaks.download ?? NaN)} (idle ${mb(idle)})`);
+  console.log(
+    `Route handler streaming: upload ${streaming['route handler upload']?.toFixed(2)} s, download ${streaming['route handler download']?.toFixed(2)} s`,
+  );
+  console.log(`Next process peak RSS above idle (idle ${mb(idle)}):`);
+  for (const [name, peak] of Object.entries(peaks)) console.log(`  ${name}: ${mb(peak)}`);
   console.log(`Soak: ${SOAK_REQUESTS} requests, ${results.soak.errors} errors, heap after GC ${mb(heapBefore.heapUsed)} → ${mb(heapAfter.heapUsed)} (${mb(results.soak.growth)})${heapAfter.gc ? '' : ' — GC not exposed!'}`);
 
   const dir = path.join(__dirname, 'results');
