@@ -18,18 +18,26 @@ function readHeaders(headers: Headers): IncomingHttpHeaders {
   return out;
 }
 
+/** The path and query of an absolute URL (`request.url` is always one, already parsed by Next). */
+export function pathAndQuery(url: string): string {
+  const schemeEnd = url.indexOf('://');
+  const pathStart = schemeEnd === -1 ? -1 : url.indexOf('/', schemeEnd + 3);
+  if (pathStart === -1) return '/';
+  const hash = url.indexOf('#', pathStart);
+  return hash === -1 ? url.slice(pathStart) : url.slice(pathStart, hash);
+}
+
 /**
  * Presents a Web `Request` to the request policy as a Node `IncomingMessage`: a Readable over the
  * request's body stream (pulled as the upstream reads, never buffered), with the method, the path and
  * query, and the headers. There is no socket: `remoteAddress` is unknown (see setUpstreamRequestHeaders),
  * the connection is never TLS from Next's point of view, and "destroying the socket" cancels the body.
  */
-export function toNodeRequest(request: Request, onCut: () => void): NodeShapedRequest {
+export function toNodeRequest(request: Request, target: string, onCut: () => void): NodeShapedRequest {
   const body = request.body ? Readable.fromWeb(request.body as unknown as NodeReadableStream<Uint8Array>, { highWaterMark: 64 * 1024 }) : Readable.from([]);
-  const url = new URL(request.url);
   const req = body as unknown as NodeShapedRequest & { complete: boolean };
   req.method = request.method;
-  req.url = url.pathname + url.search;
+  req.url = target;
   req.headers = readHeaders(request.headers);
   req.httpVersion = '1.1';
   req.complete = false;

@@ -53,12 +53,6 @@ export class WebResponseWriter extends Writable {
 
   constructor(private readonly isHead: boolean) {
     super({ highWaterMark: 64 * 1024 });
-    // A write held back for the Web stream is backpressure, whatever its size: the policy's idle timer
-    // asks this to tell a slow reader from a silent upstream.
-    const writable = Object.getOwnPropertyDescriptor(Writable.prototype, 'writableNeedDrain');
-    Object.defineProperty(this, 'writableNeedDrain', {
-      get: () => this.held !== undefined || this.decoderHeld || Boolean(writable?.get?.call(this)),
-    });
     this.response = new Promise((resolve) => (this.resolveResponse = resolve));
     // A write after the client went away fails; that is expected, and nobody else listens for it.
     this.on('error', () => {});
@@ -208,6 +202,11 @@ export class WebResponseWriter extends Writable {
     callback();
   }
 
+  /** A write held back for the Web stream is backpressure, whatever its size (see below). */
+  isHeldBack(): boolean {
+    return this.held !== undefined || this.decoderHeld;
+  }
+
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.decoder?.destroy();
     if (!this.headersSent) {
@@ -228,3 +227,13 @@ export class WebResponseWriter extends Writable {
     callback(error);
   }
 }
+
+// The policy's idle timer asks `writableNeedDrain` to tell a slow reader from a silent upstream: a write
+// held back for the Web stream counts, whatever its size. (Defined once on the prototype: a property
+// defined per instance would cost every response a slow object.)
+const needDrain = Object.getOwnPropertyDescriptor(Writable.prototype, 'writableNeedDrain');
+Object.defineProperty(WebResponseWriter.prototype, 'writableNeedDrain', {
+  get(this: WebResponseWriter) {
+    return this.isHeldBack() || Boolean(needDrain?.get?.call(this));
+  },
+});

@@ -28,9 +28,11 @@ export interface TransportTraits {
   identityEncoding: boolean;
   /** The body of a GET or HEAD is never read (Next's route handlers): such a request is refused. */
   dropsGetBody: boolean;
+  /** Requests go upstream through http-proxy (the Pages route), or straight through the same pass. */
+  viaHttpProxy: boolean;
 }
 
-const NODE_TRANSPORT: TransportTraits = { identityEncoding: false, dropsGetBody: false };
+const NODE_TRANSPORT: TransportTraits = { identityEncoding: false, dropsGetBody: false, viaHttpProxy: true };
 
 // `next build` evaluates route modules without the runtime environment; API_URL is not needed then.
 function isNextBuild(): boolean {
@@ -67,7 +69,7 @@ export function createRequestHandler(options: ApiProxyOptions, transport: Transp
       await whenClosed(res);
     };
   }
-  const upstream = createUpstream(resolved);
+  const upstream = createUpstream(resolved, { viaHttpProxy: transport.viaHttpProxy });
   return async (req, res) => {
     const closed = whenClosed(res);
     try {

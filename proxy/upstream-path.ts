@@ -13,6 +13,12 @@ export type PathProblem = 'not_found' | 'bad_path';
 // DEL, the backslash that some servers treat as '/', and '#', which starts a fragment (never part of a
 // request target, RFC 9112 §3.2): `/%2e.#` would otherwise reach a URL parser as `/..`.
 const FORBIDDEN_RAW = /[\x00-\x20\x7f\\#]/;
+// RFC 3986 §2.3: a percent-encoded unreserved character (`%69` for `i`) equals the character itself, and
+// `;` starts matrix parameters that servlet containers and Spring cut off. Next matches rewrites on the
+// literal form, so `/api/%69nternal/x` and `/api/internal;x/y` walked past a rewrite fencing
+// `/api/internal/*` off, to upstreams that read them as `/internal/…`. No client needs either form.
+const ENCODED_UNRESERVED = /%(?:3[0-9]|4[1-9a-f]|5[0-9af]|6[1-9a-f]|7[0-9ae]|2[de])/i;
+
 // What a segment must not become once the upstream decodes it: a separator, or a control character.
 const FORBIDDEN_DECODED = /[\x00-\x1f\x7f/\\]/;
 
@@ -31,7 +37,7 @@ export function parseProxiedTarget(rawTarget: string, pathPrefix: string): Proxi
   const path = rawPath.slice(pathPrefix.length);
   if (path !== '' && !path.startsWith('/')) return 'not_found';
 
-  if (FORBIDDEN_RAW.test(rawTarget) || path.includes('//')) return 'bad_path';
+  if (FORBIDDEN_RAW.test(rawTarget) || path.includes('//') || path.includes(';') || ENCODED_UNRESERVED.test(path)) return 'bad_path';
   // http-proxy rewrites 'http:/' inside a path, and a `scheme:/` segment invites an upstream to read
   // the rest as an absolute URL.
   if (/\/[a-z][a-z0-9+.-]*:\//i.test(path)) return 'bad_path';

@@ -63,7 +63,11 @@ type ForwardedRequest = IncomingMessage & { [EXCHANGE]?: Forwarding };
 /** An http-proxy web pass: called with the request, the response, the proxy's options, the head, the proxy and the callback. */
 type WebPass = (req: IncomingMessage, res: ServerResponse, options: unknown, head: unknown, server: unknown, callback?: (err: Error) => void) => void;
 
-export function createUpstream(options: ResolvedOptions): Upstream {
+/**
+ * The upstream of one proxy. `viaHttpProxy`: the Pages route sends through http-proxy (with the one web
+ * pass below); the route handlers' transport calls that pass itself, as http-proxy adds nothing to it.
+ */
+export function createUpstream(options: ResolvedOptions, { viaHttpProxy }: { viaHttpProxy: boolean } = { viaHttpProxy: true }): Upstream {
   const agent = sharedAgent(options.upstream);
   const { protocol, hostname, port } = options.upstream;
   const bareHostname = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
@@ -124,8 +128,10 @@ export function createUpstream(options: ResolvedOptions): Upstream {
     agent,
     forward(req, res, listeners, forwardOptions = {}) {
       (req as ForwardedRequest)[EXCHANGE] = { listeners, replayEmptyBody: forwardOptions.replayEmptyBody === true };
+      const callback = (err: NodeJS.ErrnoException) => listeners.onUpstreamError(err);
       // No per-request options object: http-proxy would copy its options with `util._extend` (DEP0060).
-      web(req, res, (err) => listeners.onUpstreamError(err));
+      if (viaHttpProxy) web(req, res, callback);
+      else sendUpstream(req, res, undefined, undefined, undefined, callback);
     },
   };
 }

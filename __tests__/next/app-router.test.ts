@@ -123,6 +123,24 @@ describe('app/api/[...path]/route.ts (createRouteHandlers) under next start', ()
     expect(json(res).url).toBe('/v1/sign?b=+x&a=&c=%2B');
   });
 
+  it.each([
+    ['/api/internal/secrets?q=1', '/v1/public/fenced?q=1'],
+    ['/backend/items?x=%2B', '/v1/items?x=%2B'],
+    ['/api/v2/things', '/v1/v1/things'],
+  ])('forwards the path Next routed after a next.config.js rewrite: %s reaches the upstream as %s', async (target, expected) => {
+    const res = await rawRequest(app.url, 'GET', target, sameOrigin);
+    expect(res.status).toBe(200);
+    expect(json(res).url).toBe(expected);
+    expect(seen.map((call) => call.url)).toEqual([expected]);
+  });
+
+  it.each(['/backend/a%2Fb', '/api/%69nternal/secrets'])('refuses %s with 400 bad_path, the upstream not called', async (target) => {
+    const res = await rawRequest(app.url, 'GET', target, sameOrigin);
+    expect(res.status).toBe(400);
+    expect(json(res)).toEqual({ error: { code: 'bad_path', message: expect.any(String) } });
+    expect(seen).toHaveLength(0);
+  });
+
   it('captures the login into httpOnly cookies and answers without the tokens', async () => {
     const res = await rawRequest(app.url, 'POST', '/api/login', { 'content-type': 'application/json', origin: app.url }, '{"email":"a","password":"b"}');
     expect(res.status).toBe(200);
