@@ -3,7 +3,7 @@ import nextJest from 'next/jest.js';
 
 const createJestConfig = nextJest({ dir: './' });
 
-/** The package installed into a fresh Pages Router app (npm pack, npm install, next build, next start). */
+/** The package installed into fresh Pages Router, App Router and hybrid apps (npm pack, npm install, next build, next start). */
 /** @type {import('jest').Config} */
 const config = {
   testEnvironment: 'node',
