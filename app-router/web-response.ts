@@ -10,16 +10,29 @@ const NULL_BODY_STATUS = new Set([204, 205, 304]);
 // before a request body was read asks Node to end the connection after it.)
 const TRANSPORT_HEADERS = new Set(['content-length', 'transfer-encoding', 'keep-alive']);
 
-type Decoder = zlib.Gunzip | zlib.Inflate | zlib.BrotliDecompress;
+type Decoder = zlib.Gunzip | zlib.Inflate | zlib.InflateRaw | zlib.BrotliDecompress;
+type Coding = 'gzip' | 'deflate' | 'br';
 
-/** The decoder for a `Content-Encoding` the upstream used although asked for `identity`; null: unknown. */
-function decoderFor(encoding: string): Decoder | null | undefined {
+/** The coding of a `Content-Encoding` the upstream used although asked for `identity`; null: one we cannot decode. */
+function codingOf(encoding: string): Coding | null | undefined {
   const coding = encoding.trim().toLowerCase();
   if (coding === '' || coding === 'identity') return undefined;
-  if (coding === 'gzip' || coding === 'x-gzip') return zlib.createGunzip();
-  if (coding === 'deflate') return zlib.createInflate();
-  if (coding === 'br') return zlib.createBrotliDecompress();
+  if (coding === 'gzip' || coding === 'x-gzip') return 'gzip';
+  if (coding === 'deflate' || coding === 'br') return coding;
   return null;
+}
+
+/**
+ * The decoder for a coding, chosen on the body's first bytes: `deflate` is the zlib format (RFC 9110
+ * §8.4.1.2), yet some servers send raw deflate under that name and browsers read both. A zlib stream
+ * starts with a header whose method nibble is 8 and whose two bytes are a multiple of 31 (RFC 1950 §2.2).
+ */
+function decoderFor(coding: Coding, first: Buffer): Decoder {
+  if (coding === 'gzip') return zlib.createGunzip();
+  if (coding === 'br') return zlib.createBrotliDecompress();
+  const [cmf = 0, flg = 0] = first;
+  const zlibWrapped = (cmf & 0x0f) === 8 && (first.length < 2 || ((cmf << 8) | flg) % 31 === 0);
+  return zlibWrapped ? zlib.createInflate() : zlib.createInflateRaw();
 }
 
 const CUT = new Error('the answer was cut');
@@ -42,10 +55,16 @@ export class WebResponseWriter extends Writable {
   headersSent = false;
   readonly response: Promise<Response>;
   private resolveResponse!: (response: Response) => void;
+  /** The Response has been handed to Next (it may wait for a decoder's first byte). */
+  private responded = false;
+  /** A decoded answer, held until its first byte decodes: a body that fails at once becomes a 502. */
+  private heldResponse?: Response;
   private readonly fields = new Map<string, OutgoingHttpHeader>();
   private controller?: ReadableStreamDefaultController<Uint8Array>;
   private discardBody = false;
   private decoder?: Decoder;
+  /** The coding to decode; its decoder is made on the body's first bytes (or at its end, when empty). */
+  private coding?: Coding;
   /** A write's callback held back until the Web stream asks for more. */
   private held?: () => void;
   /** The decoder is paused because the Web stream wants no more. */
@@ -87,8 +106,16 @@ export class WebResponseWriter extends Writable {
     for (const [name, value] of Object.entries(headers ?? {})) if (value !== undefined) this.fields.set(name.toLowerCase(), value);
     this.statusCode = status;
     this.headersSent = true;
-    this.resolveResponse(this.buildResponse(status));
+    const response = this.buildResponse(status);
+    if (this.coding) this.heldResponse = response;
+    else this.respond(response);
     return this;
+  }
+
+  private respond(response: Response): void {
+    if (this.responded) return;
+    this.responded = true;
+    this.resolveResponse(response);
   }
 
   private buildResponse(status: number): Response {
@@ -110,9 +137,9 @@ export class WebResponseWriter extends Writable {
     }
     this.discardBody = this.isHead || NULL_BODY_STATUS.has(status);
     if (!this.discardBody) {
-      const decoder = decoderFor(encoding);
-      if (decoder === null) return this.refuse('an answer in a content coding the proxy cannot decode');
-      if (decoder) this.attachDecoder(decoder);
+      const coding = codingOf(encoding);
+      if (coding === null) return this.refuse('an answer in a content coding the proxy cannot decode');
+      if (coding) this.coding = coding;
     } else if (encoding !== '' && encoding.toLowerCase() !== 'identity') {
       // Nothing to decode in a body-less answer; its coding names a body that is not there.
       headers.delete('content-encoding');
@@ -129,27 +156,51 @@ export class WebResponseWriter extends Writable {
     return new Response(body, { status, headers });
   }
 
-  /** An answer that cannot become a Web response: the client gets a 502 and the upstream's answer is dropped. */
+  /**
+   * An answer that cannot become a Web response: the client gets a 502 and the upstream's answer is
+   * dropped. Session cookies already set (a refresh before forwarding) still go out with it, as the
+   * Pages route's error answers carry them: the browser must not keep a refresh token just rotated.
+   */
   private refuse(reason: string): Response {
     this.discardBody = true;
     queueMicrotask(() => this.destroy(new Error(reason)));
-    return Response.json({ error: { code: 'bad_upstream_response', message: 'The API sent a response that cannot be passed on.' } }, {
-      status: 502,
-      headers: { 'cache-control': 'private, no-store', 'x-content-type-options': 'nosniff' },
-    });
+    const headers = new Headers({ 'cache-control': 'private, no-store', 'x-content-type-options': 'nosniff' });
+    const cookies = this.fields.get('set-cookie');
+    for (const cookie of Array.isArray(cookies) ? cookies : cookies === undefined ? [] : [String(cookies)]) headers.append('set-cookie', cookie);
+    return Response.json({ error: { code: 'bad_upstream_response', message: 'The API sent a response that cannot be passed on.' } }, { status: 502, headers });
   }
 
-  private attachDecoder(decoder: Decoder): void {
+  private attachDecoder(coding: Coding, first: Buffer): Decoder {
+    const decoder = decoderFor(coding, first);
     this.decoder = decoder;
     decoder.on('data', (chunk: Buffer) => {
+      this.releaseHeldResponse();
       if (!this.enqueue(chunk)) {
         this.decoderHeld = true;
         decoder.pause();
       }
     });
-    decoder.once('end', () => this.closeBody());
-    // A corrupt compressed body: the answer is cut, as for an upstream that died mid-body.
-    decoder.once('error', (err) => this.destroy(err));
+    decoder.once('end', () => {
+      this.releaseHeldResponse();
+      this.closeBody();
+    });
+    decoder.once('error', (err) => {
+      // Nothing decoded yet: the client gets a 502 (with the session cookies already set) instead of a
+      // 200 that breaks off. Later, the answer is cut, as for an upstream that died mid-body.
+      if (this.heldResponse) {
+        this.heldResponse = undefined;
+        this.respond(this.refuse('a compressed answer that does not decode'));
+      }
+      this.destroy(err);
+    });
+    return decoder;
+  }
+
+  private releaseHeldResponse(): void {
+    const held = this.heldResponse;
+    if (!held) return;
+    this.heldResponse = undefined;
+    this.respond(held);
   }
 
   /** Hands a chunk to the Web stream; false when it wants no more for now. */
@@ -182,9 +233,10 @@ export class WebResponseWriter extends Writable {
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     if (!this.headersSent) this.writeHead(this.statusCode);
     if (this.discardBody) return callback();
-    if (this.decoder) {
-      if (this.decoder.write(chunk)) callback();
-      else this.decoder.once('drain', () => callback());
+    const decoder = this.decoder ?? (this.coding ? this.attachDecoder(this.coding, chunk) : undefined);
+    if (decoder) {
+      if (decoder.write(chunk)) callback();
+      else decoder.once('drain', () => callback());
       return;
     }
     if (this.enqueue(chunk)) callback();
@@ -193,6 +245,12 @@ export class WebResponseWriter extends Writable {
 
   override _final(callback: (error?: Error | null) => void): void {
     if (!this.headersSent) this.writeHead(this.statusCode);
+    // A compressed answer with no body at all: nothing to decode.
+    if (this.coding && !this.decoder && !this.discardBody) {
+      this.releaseHeldResponse();
+      this.closeBody();
+      return callback();
+    }
     if (this.decoder) {
       this.decoder.once('end', () => callback());
       this.decoder.end();
@@ -209,11 +267,12 @@ export class WebResponseWriter extends Writable {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.decoder?.destroy();
-    if (!this.headersSent) {
+    this.headersSent = true;
+    if (!this.responded) {
       // Abandoned before any answer (the client went away, or the connection is being cut): a body that
       // fails at once makes Next cut the connection rather than send a made-up answer.
-      this.headersSent = true;
-      this.resolveResponse(new Response(new ReadableStream({ start: (controller) => controller.error(error ?? CUT) })));
+      this.heldResponse = undefined;
+      this.respond(new Response(new ReadableStream({ start: (controller) => controller.error(error ?? CUT) })));
     } else if (this.controller) {
       try {
         this.controller.error(error ?? CUT);
