@@ -108,4 +108,17 @@ export function rewriteUpstreamUrls(headers: OutgoingHttpHeaders, options: Resol
     if (mapped === undefined || namesUpstreamHost(mapped, options)) delete headers[name];
     else headers[name] = mapped;
   }
+  // Any other header naming the upstream (an `X-Upstream-Url`, a `Via` with its host and port) has no
+  // mapping to offer: it is dropped. A bare host name without a port is too common a word to look for.
+  const hostAndPort = options.upstream.port === '' ? undefined : options.upstream.host.toLowerCase();
+  for (const name of Object.keys(headers)) {
+    if ((URL_HEADERS as readonly string[]).includes(name)) continue;
+    const value = headers[name];
+    if (value === undefined) continue;
+    const text = Array.isArray(value) ? value.join(', ') : String(value);
+    if (namesUpstreamHost(text, options) || (hostAndPort !== undefined && text.toLowerCase().includes(hostAndPort))) {
+      delete headers[name];
+      options.logger.warn(`[next-bff-proxy] dropped the upstream response header "${name}": it named the upstream's address`);
+    }
+  }
 }

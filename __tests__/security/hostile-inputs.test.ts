@@ -432,6 +432,21 @@ describe('upstream URLs in every form (other schemes and ports, backslashes, tab
     const res = await rawRequest(proxy.url, 'GET', '/api/x');
     expect(res.headers[name]).toBe(expected);
   });
+
+  it.each([
+    ['x-upstream-url', (h: string) => `http://${h}/internal`, undefined],
+    ['via', (h: string) => `1.1 ${h}`, undefined],
+    ['server-timing', (h: string) => `db;desc="//${h.split(':')[0] ?? ''}/q"`, undefined],
+    ['x-note', () => 'nothing of the upstream here', 'nothing of the upstream here'],
+  ] as Array<[string, (host: string) => string, string | undefined]>)('%s, a header with no URL to map: dropped when it names the upstream (case %#)', async (name, make, expected) => {
+    route = (_call, res) => {
+      res.setHeader(name, make(host));
+      json(res, 200, {});
+    };
+    const res = await rawRequest(proxy.url, 'GET', '/api/x');
+    expect(res.status).toBe(200);
+    expect(res.headers[name]).toBe(expected);
+  });
 });
 
 // The fourth outside pass: logout against a refresh still under way, the cost of a logout, URLs with
