@@ -20,7 +20,7 @@ export default createApiProxy();
 export const config = { api: { bodyParser: false, externalResolver: true, responseLimit: false } };
 `;
 const PROFILE_PAGE_FILE = `import type { GetServerSideProps, InferGetServerSidePropsType } from 'next';
-import { withSession } from 'next-bff-proxy/server-lib';
+import { withSession } from 'next-bff-proxy/pages';
 
 export const getServerSideProps = withSession(async ({ api }) => {
   const { data } = await api.get<{ user: { name: string } }>('/me');
@@ -157,8 +157,8 @@ beforeAll(async () => {
   const packed = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', workdir], { cwd: ROOT, encoding: 'utf8' })) as Array<{ filename: string; files: Array<{ path: string }> }>;
   tarball = path.join(workdir, packed[0]?.filename ?? '');
   const shipped = packed[0]?.files.map((file) => file.path) ?? [];
-  expect(shipped.filter((file) => !/^(dist\/(proxy|server-lib|app-router)\/|README\.md$|SECURITY\.md$|LICENSE$|package\.json$)/.test(file))).toEqual([]);
-  expect(shipped).toEqual(expect.arrayContaining(['dist/proxy/index.js', 'dist/server-lib/index.js', 'dist/app-router/index.js', 'dist/app-router/index.d.ts']));
+  expect(shipped.filter((file) => !/^(dist\/(proxy|server-lib|app-router|pages-router)\/|README\.md$|SECURITY\.md$|LICENSE$|package\.json$)/.test(file))).toEqual([]);
+  expect(shipped).toEqual(expect.arrayContaining(['dist/proxy/index.js', 'dist/server-lib/index.js', 'dist/app-router/index.js', 'dist/app-router/index.d.ts', 'dist/pages-router/index.js', 'dist/pages-router/index.d.ts']));
   api = await startDemoApi();
 }, 600_000);
 
