@@ -269,10 +269,10 @@ export class WebResponseWriter extends Writable {
     this.decoder?.destroy();
     this.headersSent = true;
     if (!this.responded) {
-      // Abandoned before any answer (the client went away, or the connection is being cut): a body that
-      // fails at once makes Next cut the connection rather than send a made-up answer.
+      // Abandoned before any answer: the client went away (nobody reads this), or the connection is being
+      // cut. An empty 502 that closes the connection; not a body that fails, which Next logs as an error.
       this.heldResponse = undefined;
-      this.respond(new Response(new ReadableStream({ start: (controller) => controller.error(error ?? CUT) })));
+      this.respond(new Response(null, { status: 502, headers: { connection: 'close', 'cache-control': 'private, no-store' } }));
     } else if (this.controller) {
       try {
         this.controller.error(error ?? CUT);
