@@ -4,7 +4,7 @@ import type { ApiProxyOptions } from '../proxy/options';
 import { describeSession, type SessionInfo } from '../proxy/session-endpoint';
 import { createServerApiFor, type ServerApi } from '../server-lib/server-api';
 import { ServerApiError } from '../server-lib/server-api-error';
-import { resolveRenderSession, type SessionCarrier } from '../server-lib/session-cookies';
+import { resolveRenderSession, type SessionCarrier } from '../server-lib/render-session';
 import { getUpstreamContext } from '../server-lib/upstream-context';
 import { headersOnlyRequest } from './node-request';
 import { parseOwnSetCookie } from './set-cookie';

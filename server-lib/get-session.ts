@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ApiProxyOptions } from '../proxy/options';
 import { describeSession, type SessionInfo } from '../proxy/session-endpoint';
-import { pageCarrier, resolveRenderSession } from './session-cookies';
+import { pageCarrier, resolveRenderSession } from './render-session';
 import { getUpstreamContext } from './upstream-context';
 
 /**

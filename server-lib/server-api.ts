@@ -6,7 +6,7 @@ import { readSessionCookies } from '../proxy/session-cookie';
 import { upstreamAuthHeader } from '../proxy/headers';
 import { ServerApiError } from './server-api-error';
 import { getUpstreamContext } from './upstream-context';
-import { pageCarrier, refreshRenderSession, resolveRenderSession, type SessionCarrier } from './session-cookies';
+import { pageCarrier, refreshRenderSession, resolveRenderSession, type SessionCarrier } from './render-session';
 
 export interface ServerApiResponse<T> {
   status: number;

@@ -4,7 +4,7 @@ import type { ApiProxyOptions } from '../proxy/options';
 import { createServerApi, type ServerApi } from './server-api';
 import { ServerApiError } from './server-api-error';
 import { getUpstreamContext } from './upstream-context';
-import { clearSession, pageCarrier } from './session-cookies';
+import { clearSession, pageCarrier } from './render-session';
 
 export interface WithSessionOptions {
   /** The proxy's options (the same object given to `createApiProxy`). @default the defaults and env */
