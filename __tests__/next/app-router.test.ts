@@ -303,6 +303,17 @@ describe('a server component page (requireSession) and proxy.ts (createSessionPr
     expect(html).not.toContain('refresh-ada-');
   });
 
+  it('keeps a prerendered page that carries proxy.ts\'s new cookies out of shared caches (private, no-store)', async () => {
+    const plain = await rawRequest(app.url, 'GET', '/static');
+    expect(plain.status).toBe(200);
+    expect(plain.headers['set-cookie']).toBeUndefined();
+    const expired = fakeJwt({ sub: 'ada', exp: now() - 5 });
+    const res = await rawRequest(app.url, 'GET', '/static', { cookie: `auth-token=${expired}; refresh-token=refresh-ada-static` });
+    expect(res.status).toBe(200);
+    expect(res.headers['set-cookie']).toHaveLength(2);
+    expect(res.headers['cache-control']).toBe('private, no-store');
+  });
+
   it('clears the cookies and redirects to the login page when the refresh token is refused', async () => {
     const expired = fakeJwt({ sub: 'ada', exp: now() - 5 });
     const res = await rawRequest(app.url, 'GET', '/dashboard', { cookie: `auth-token=${expired}; refresh-token=revoked` });
