@@ -5,7 +5,15 @@ const eslintConfig = [
   ...nextCoreWebVitals,
   ...nextTypescript,
   {
-    ignores: ['**/node_modules/**', '**/.next/**', '**/.next-*/**', 'dist/**', 'coverage/**', 'next-env.d.ts', '__tests__/e2e/artifacts/**'],
+    ignores: [
+      '**/node_modules/**',
+      '**/.next/**',
+      '**/.next-*/**',
+      'dist/**',
+      'coverage/**',
+      'next-env.d.ts',
+      '__tests__/e2e/artifacts/**',
+    ],
   },
   {
     rules: {

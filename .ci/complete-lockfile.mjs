@@ -10,13 +10,25 @@ const lock = JSON.parse(readFileSync(LOCK, 'utf8'));
 const packages = lock.packages;
 
 const OS = ['darwin', 'win32', 'linux', 'freebsd', 'android', 'openharmony', 'netbsd', 'openbsd', 'sunos', 'aix'];
-const CPU = { x64: 'x64', arm64: 'arm64', ia32: 'ia32', arm: 'arm', loong64: 'loong64', ppc64: 'ppc64', riscv64: 'riscv64', s390x: 's390x', wasm32: 'wasm32' };
+const CPU = {
+  x64: 'x64',
+  arm64: 'arm64',
+  ia32: 'ia32',
+  arm: 'arm',
+  loong64: 'loong64',
+  ppc64: 'ppc64',
+  riscv64: 'riscv64',
+  s390x: 's390x',
+  wasm32: 'wasm32',
+};
 
 /** os, cpu and libc from a platform package's name, e.g. @next/swc-linux-x64-musl. */
 function platformOf(name) {
   const parts = name.split('/').pop().split('-');
   const os = parts.find((part) => OS.includes(part));
-  const cpu = parts.map((part) => (part === 'eabi' || part === 'gnueabihf' || part === 'musleabihf' ? 'arm' : part)).find((part) => CPU[part]);
+  const cpu = parts
+    .map((part) => (part === 'eabi' || part === 'gnueabihf' || part === 'musleabihf' ? 'arm' : part))
+    .find((part) => CPU[part]);
   if (!os || !cpu) return undefined;
   const entry = { os: [os], cpu: [cpu] };
   if (os === 'linux') {

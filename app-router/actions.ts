@@ -52,7 +52,13 @@ export async function login(credentials: unknown, options?: ApiProxyOptions): Pr
   }
   let reply;
   try {
-    reply = await callUpstream(resolved, agent, { method: 'POST', path: resolved.login.path, headers, body: JSON.stringify(credentials ?? {}), maxResponseBytes: resolved.login.maxResponseBytes });
+    reply = await callUpstream(resolved, agent, {
+      method: 'POST',
+      path: resolved.login.path,
+      headers,
+      body: JSON.stringify(credentials ?? {}),
+      maxResponseBytes: resolved.login.maxResponseBytes,
+    });
   } catch (err) {
     const code = err instanceof UpstreamCallError ? err.code : 'upstream_unavailable';
     resolved.logger.error(`[next-bff-proxy] login action ${code}`);
@@ -62,7 +68,8 @@ export async function login(credentials: unknown, options?: ApiProxyOptions): Pr
   if (reply.status < 200 || reply.status > 299) return { ok: false, status: reply.status, data: parseJson(reply.body) };
   try {
     const captured = captureLogin(carrier.req, resolved, reply.body, reply.headers['set-cookie'], [held.access, held.refresh]);
-    if (!carrier.setCookies(captured.cookies)) return failure('internal_error', 'Login must run in a server action or a route handler.', 500);
+    if (!carrier.setCookies(captured.cookies))
+      return failure('internal_error', 'Login must run in a server action or a route handler.', 500);
     return { ok: true, data: JSON.parse(captured.body) as unknown };
   } catch (err) {
     if (err instanceof LoginResponseError || err instanceof UnstorableTokenError) {

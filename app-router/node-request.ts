@@ -41,7 +41,9 @@ export function pathAndQuery(url: string): string {
  * the connection is never TLS from Next's point of view, and "destroying the socket" cancels the body.
  */
 export function toNodeRequest(request: Request, target: string, onCut: () => void): NodeShapedRequest {
-  const body = request.body ? Readable.fromWeb(request.body as unknown as NodeReadableStream<Uint8Array>, { highWaterMark: 64 * 1024 }) : endedReadable();
+  const body = request.body
+    ? Readable.fromWeb(request.body as unknown as NodeReadableStream<Uint8Array>, { highWaterMark: 64 * 1024 })
+    : endedReadable();
   const req = body as unknown as NodeShapedRequest & { complete: boolean };
   req.method = request.method;
   req.url = target;

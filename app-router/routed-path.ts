@@ -32,7 +32,11 @@ export async function routedTarget(urlTarget: string, pathPrefix: string, contex
   const queryStart = urlTarget.indexOf('?');
   const urlPath = queryStart === -1 ? urlTarget : urlTarget.slice(0, queryStart);
   const query = queryStart === -1 ? '' : urlTarget.slice(queryStart);
-  const rest = urlPath.startsWith(`${pathPrefix}/`) ? urlPath.slice(pathPrefix.length + 1).split('/') : urlPath === pathPrefix ? [] : undefined;
+  const rest = urlPath.startsWith(`${pathPrefix}/`)
+    ? urlPath.slice(pathPrefix.length + 1).split('/')
+    : urlPath === pathPrefix
+      ? []
+      : undefined;
   if (rest !== undefined && decodesTo(rest, segments)) return urlTarget;
   const path = segments.length === 0 ? pathPrefix : `${pathPrefix}/${segments.map(encodeURIComponent).join('/')}`;
   return (path === '' ? '/' : path) + query;

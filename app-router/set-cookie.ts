@@ -17,7 +17,14 @@ export interface CookieToSet {
 export function parseOwnSetCookie(header: string): CookieToSet {
   const [pair = '', ...attributes] = header.split('; ');
   const eq = pair.indexOf('=');
-  const cookie: CookieToSet = { name: pair.slice(0, eq), value: pair.slice(eq + 1), path: '/', httpOnly: false, secure: false, sameSite: 'lax' };
+  const cookie: CookieToSet = {
+    name: pair.slice(0, eq),
+    value: pair.slice(eq + 1),
+    path: '/',
+    httpOnly: false,
+    secure: false,
+    sameSite: 'lax',
+  };
   for (const attribute of attributes) {
     const [key = '', value = ''] = attribute.split('=');
     switch (key.toLowerCase()) {

@@ -144,15 +144,17 @@ export class WebResponseWriter extends Writable {
       // Nothing to decode in a body-less answer; its coding names a body that is not there.
       headers.delete('content-encoding');
     }
-    const body = this.discardBody ? null : new ReadableStream<Uint8Array>({
-      start: (controller) => {
-        this.controller = controller;
-      },
-      pull: () => this.release(),
-      cancel: () => {
-        this.destroy(CUT);
-      },
-    });
+    const body = this.discardBody
+      ? null
+      : new ReadableStream<Uint8Array>({
+          start: (controller) => {
+            this.controller = controller;
+          },
+          pull: () => this.release(),
+          cancel: () => {
+            this.destroy(CUT);
+          },
+        });
     return new Response(body, { status, headers });
   }
 
@@ -166,8 +168,12 @@ export class WebResponseWriter extends Writable {
     queueMicrotask(() => this.destroy(new Error(reason)));
     const headers = new Headers({ 'cache-control': 'private, no-store', 'x-content-type-options': 'nosniff' });
     const cookies = this.fields.get('set-cookie');
-    for (const cookie of Array.isArray(cookies) ? cookies : cookies === undefined ? [] : [String(cookies)]) headers.append('set-cookie', cookie);
-    return Response.json({ error: { code: 'bad_upstream_response', message: 'The API sent a response that cannot be passed on.' } }, { status: 502, headers });
+    for (const cookie of Array.isArray(cookies) ? cookies : cookies === undefined ? [] : [String(cookies)])
+      headers.append('set-cookie', cookie);
+    return Response.json(
+      { error: { code: 'bad_upstream_response', message: 'The API sent a response that cannot be passed on.' } },
+      { status: 502, headers },
+    );
   }
 
   private attachDecoder(coding: Coding, first: Buffer): Decoder {

@@ -23,7 +23,8 @@ const stop = (child: ChildProcess) => {
 };
 process.on('exit', () => children.forEach(stop));
 
-const pinned = (cpu: number, args: string[]) => (hasTaskset ? ['taskset', ['-c', String(cpu), process.execPath, ...args]] : [process.execPath, args]) as [string, string[]];
+const pinned = (cpu: number, args: string[]) =>
+  (hasTaskset ? ['taskset', ['-c', String(cpu), process.execPath, ...args]] : [process.execPath, args]) as [string, string[]];
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -36,7 +37,12 @@ async function freePort(): Promise<number> {
 
 async function start(cpu: number, args: string[], env: Record<string, string>, ready: string): Promise<ChildProcess> {
   const [command, commandArgs] = pinned(cpu, args);
-  const child = spawn(command, commandArgs, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+  const child = spawn(command, commandArgs, {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+    detached: true,
+  });
   children.push(child);
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -50,7 +56,10 @@ async function start(cpu: number, args: string[], env: Record<string, string>, r
 
 /** The pid of the process that runs the server script itself (tsx starts it as a child of its own). */
 function serverPid(): number {
-  const found = spawnSync('pgrep', ['-f', 'preflight.cjs.*bench/cpu-server.ts'], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
+  const found = spawnSync('pgrep', ['-f', 'preflight.cjs.*bench/cpu-server.ts'], { encoding: 'utf8' })
+    .stdout.trim()
+    .split('\n')
+    .filter(Boolean);
   if (found.length !== 1) throw new Error(`expected one server process, found ${found.length}`);
   return Number(found[0]);
 }
@@ -68,10 +77,17 @@ function load(url: string, amount: number): void {
 async function main() {
   const upstreamPort = await freePort();
   await start(1, [TSX, 'bench/upstream-server.ts'], { BENCH_UPSTREAM_PORT: String(upstreamPort) }, 'listening');
-  console.log(`CPU µs per request, ${REQUESTS} requests of a small JSON GET, server on one core${hasTaskset ? '' : ' (taskset missing: not pinned)'}`);
+  console.log(
+    `CPU µs per request, ${REQUESTS} requests of a small JSON GET, server on one core${hasTaskset ? '' : ' (taskset missing: not pinned)'}`,
+  );
   for (const mode of ['minimal', 'proxy']) {
     const port = await freePort();
-    const server = await start(0, [TSX, 'bench/cpu-server.ts'], { BENCH_MODE: mode, BENCH_PORT: String(port), BENCH_UPSTREAM_URL: `http://127.0.0.1:${upstreamPort}` }, 'ready');
+    const server = await start(
+      0,
+      [TSX, 'bench/cpu-server.ts'],
+      { BENCH_MODE: mode, BENCH_PORT: String(port), BENCH_UPSTREAM_URL: `http://127.0.0.1:${upstreamPort}` },
+      'ready',
+    );
     const pid = serverPid();
     const url = `http://127.0.0.1:${port}/api/item`;
     load(url, 5_000);

@@ -47,7 +47,9 @@ async function main() {
   agent.destroy();
   samples.sort((a, b) => a - b);
   const at = (q: number) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] ?? NaN;
-  console.log(JSON.stringify({ rps: samples.length / elapsed, p50: at(0.5), p99: at(0.99), requests: samples.length, errors, socketsOpened }));
+  console.log(
+    JSON.stringify({ rps: samples.length / elapsed, p50: at(0.5), p99: at(0.99), requests: samples.length, errors, socketsOpened }),
+  );
 }
 
 void main();

@@ -45,8 +45,18 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function startProcess(name: string, args: string[], env: Record<string, string>, ready: (output: string) => boolean): Promise<ChildProcess> {
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env, NEXT_TELEMETRY_DISABLED: '1' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+async function startProcess(
+  name: string,
+  args: string[],
+  env: Record<string, string>,
+  ready: (output: string) => boolean,
+): Promise<ChildProcess> {
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env, NEXT_TELEMETRY_DISABLED: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   children.push(child);
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -95,7 +105,10 @@ interface LoopResult {
 
 /** bench/loop-client.ts in a process of its own, for `seconds`. */
 function loopClient(url: string, connections: number, seconds: number): LoopResult {
-  const run = spawnSync(process.execPath, [TSX_BIN, path.join(__dirname, 'loop-client.ts'), url, String(connections), String(seconds)], { cwd: ROOT, encoding: 'utf8' });
+  const run = spawnSync(process.execPath, [TSX_BIN, path.join(__dirname, 'loop-client.ts'), url, String(connections), String(seconds)], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
   if (run.status !== 0) throw new Error(`loop client failed:\n${run.stderr}`);
   return JSON.parse(run.stdout.trim().split('\n').pop() ?? '{}') as LoopResult;
 }
@@ -113,20 +126,28 @@ function stream(url: string, direction: 'upload' | 'download', bytes: number): P
         .get(`${url}?bytes=${bytes}`, { headers: SAME_ORIGIN }, (res) => {
           let received = 0;
           res.on('data', (data: Buffer) => (received += data.length));
-          res.on('end', () => (received === bytes ? resolve(Number(process.hrtime.bigint() - started) / 1e9) : reject(new Error(`download got ${received} of ${bytes}`))));
+          res.on('end', () =>
+            received === bytes
+              ? resolve(Number(process.hrtime.bigint() - started) / 1e9)
+              : reject(new Error(`download got ${received} of ${bytes}`)),
+          );
         })
         .on('error', reject);
       return;
     }
-    const req = http.request(url, { method: 'POST', headers: { ...SAME_ORIGIN, 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' } }, (res) => {
-      let body = '';
-      res.on('data', (data: Buffer) => (body += data.toString()));
-      res.on('end', () => {
-        const got = (JSON.parse(body) as { bytes: number }).bytes;
-        if (got === bytes) resolve(Number(process.hrtime.bigint() - started) / 1e9);
-        else reject(new Error(`upload delivered ${got} of ${bytes}`));
-      });
-    });
+    const req = http.request(
+      url,
+      { method: 'POST', headers: { ...SAME_ORIGIN, 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' } },
+      (res) => {
+        let body = '';
+        res.on('data', (data: Buffer) => (body += data.toString()));
+        res.on('end', () => {
+          const got = (JSON.parse(body) as { bytes: number }).bytes;
+          if (got === bytes) resolve(Number(process.hrtime.bigint() - started) / 1e9);
+          else reject(new Error(`upload delivered ${got} of ${bytes}`));
+        });
+      },
+    );
     req.on('error', reject);
     let sent = 0;
     const pump = () => {
@@ -148,7 +169,9 @@ async function main() {
   const appUrl = `http://127.0.0.1:${appPort}`;
 
   log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${mb(os.totalmem())}, node ${process.version}`);
-  await startProcess('upstream', [TSX_BIN, 'bench/upstream-server.ts'], { BENCH_UPSTREAM_PORT: String(upstreamPort) }, (out) => out.includes('listening'));
+  await startProcess('upstream', [TSX_BIN, 'bench/upstream-server.ts'], { BENCH_UPSTREAM_PORT: String(upstreamPort) }, (out) =>
+    out.includes('listening'),
+  );
 
   log('building the reference app (next build)…');
   const build = spawnSync(process.execPath, [NEXT_BIN, 'build', APP_DIR], {
@@ -196,7 +219,9 @@ async function main() {
       for (const name of order) {
         const result = await runLoad({ url: targets[name] as string, connections: CONNECTIONS, durationSeconds: DURATION });
         (smallGet[name] ??= []).push(result);
-        log(`round ${round + 1} ${name.padEnd(14)} ${result.rps.toFixed(0).padStart(6)} req/s  p50 ${result.p50} ms  p99 ${result.p99} ms  errors ${result.errors} non2xx ${result.non2xx}`);
+        log(
+          `round ${round + 1} ${name.padEnd(14)} ${result.rps.toFixed(0).padStart(6)} req/s  p50 ${result.p50} ms  p99 ${result.p99} ms  errors ${result.errors} non2xx ${result.non2xx}`,
+        );
       }
     }
   };
@@ -206,7 +231,8 @@ async function main() {
   // figures checked, and the latencies that autocannon misreports when a server closes connections.
   log('checking with a second load generator in its own process…');
   const crossCheck: Record<string, LoopResult> = {};
-  for (const name of ['rewrites', 'proxy', 'bare API route', 'route handler', 'bare route handler']) crossCheck[name] = loopClient(targets[name] as string, CONNECTIONS, Math.min(DURATION, 5));
+  for (const name of ['rewrites', 'proxy', 'bare API route', 'route handler', 'bare route handler'])
+    crossCheck[name] = loopClient(targets[name] as string, CONNECTIONS, Math.min(DURATION, 5));
 
   const restart = async () => {
     const exited = new Promise((resolve) => app.once('exit', resolve));
@@ -221,7 +247,15 @@ async function main() {
   const summary = Object.fromEntries(
     names.map((name) => {
       const runs = smallGet[name] ?? [];
-      return [name, { rps: median(runs.map((r) => r.rps)), p50: median(runs.map((r) => r.p50)), p99: median(runs.map((r) => r.p99)), errors: runs.reduce((n, r) => n + r.errors + r.non2xx, 0) }];
+      return [
+        name,
+        {
+          rps: median(runs.map((r) => r.rps)),
+          p50: median(runs.map((r) => r.p50)),
+          p99: median(runs.map((r) => r.p99)),
+          errors: runs.reduce((n, r) => n + r.errors + r.non2xx, 0),
+        },
+      ];
     }),
   );
   const reference = summary.rewrites;
@@ -236,8 +270,22 @@ async function main() {
   const loginBody = JSON.stringify({ email: 'ada@example.com', password: 'lovelace' });
   const loginHeaders = { ...SAME_ORIGIN, 'content-type': 'application/json' };
   const logins = {
-    direct: await runLoad({ url: `${upstreamUrl}/login`, method: 'POST', headers: loginHeaders, body: loginBody, connections: CONNECTIONS, durationSeconds: DURATION }),
-    proxy: await runLoad({ url: `${appUrl}/api/proxy/login`, method: 'POST', headers: loginHeaders, body: loginBody, connections: CONNECTIONS, durationSeconds: DURATION }),
+    direct: await runLoad({
+      url: `${upstreamUrl}/login`,
+      method: 'POST',
+      headers: loginHeaders,
+      body: loginBody,
+      connections: CONNECTIONS,
+      durationSeconds: DURATION,
+    }),
+    proxy: await runLoad({
+      url: `${appUrl}/api/proxy/login`,
+      method: 'POST',
+      headers: loginHeaders,
+      body: loginBody,
+      connections: CONNECTIONS,
+      durationSeconds: DURATION,
+    }),
   };
 
   log(`streaming ${mb(STREAM_BYTES)} each way…`);
@@ -246,7 +294,10 @@ async function main() {
   const peaks: Record<string, number> = {};
   for (const direction of ['upload', 'download'] as const) {
     streaming[`direct ${direction}`] = await stream(`${upstreamUrl}/${direction}`, direction, STREAM_BYTES);
-    for (const [route, prefix] of [['proxy', '/api/proxy'], ['route handler', '/api/app-proxy']] as const) {
+    for (const [route, prefix] of [
+      ['proxy', '/api/proxy'],
+      ['route handler', '/api/app-proxy'],
+    ] as const) {
       resetPeak(pid);
       const before = memoryOf(pid).rss;
       streaming[`${route} ${direction}`] = await stream(`${appUrl}${prefix}/${direction}`, direction, STREAM_BYTES);
@@ -255,7 +306,7 @@ async function main() {
   }
 
   log(`memory soak: ${SOAK_REQUESTS} requests through the proxy…`);
-  const heapAt = async () => ((await (await fetch(`${appUrl}/api/bench-heap`)).json()) as { heapUsed: number; gc: boolean });
+  const heapAt = async () => (await (await fetch(`${appUrl}/api/bench-heap`)).json()) as { heapUsed: number; gc: boolean };
   const heapBefore = await heapAt();
   const soak = await runLoad({ url: targets.proxy as string, connections: CONNECTIONS, amount: SOAK_REQUESTS });
   const heapAfter = await heapAt();
@@ -263,7 +314,13 @@ async function main() {
   const results = {
     date: new Date().toISOString(),
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memory: os.totalmem(), node: process.version, next: nextVersion },
-    settings: { rounds: ROUNDS, durationSeconds: DURATION, connections: CONNECTIONS, streamBytes: STREAM_BYTES, soakRequests: SOAK_REQUESTS },
+    settings: {
+      rounds: ROUNDS,
+      durationSeconds: DURATION,
+      connections: CONNECTIONS,
+      streamBytes: STREAM_BYTES,
+      soakRequests: SOAK_REQUESTS,
+    },
     smallGet: Object.fromEntries(
       names.map((name) => [
         name,
@@ -286,26 +343,47 @@ async function main() {
       idleRss: idle,
       peakRssAboveIdle: peaks,
     },
-    soak: { requests: SOAK_REQUESTS, errors: soak.errors + soak.non2xx, heapBefore: heapBefore.heapUsed, heapAfter: heapAfter.heapUsed, growth: heapAfter.heapUsed - heapBefore.heapUsed, gcExposed: heapAfter.gc },
+    soak: {
+      requests: SOAK_REQUESTS,
+      errors: soak.errors + soak.non2xx,
+      heapBefore: heapBefore.heapUsed,
+      heapAfter: heapAfter.heapUsed,
+      growth: heapAfter.heapUsed - heapBefore.heapUsed,
+      gcExposed: heapAfter.gc,
+    },
   };
 
   console.log('\nSmall JSON GET, %d connections, median of %d rounds × %d s', CONNECTIONS, ROUNDS, DURATION);
-  console.log('| route | req/s | vs rewrites | vs bare (API route; route handler: bare route handler) | p50 ms | p99 ms | p99 vs bare | errors |');
+  console.log(
+    '| route | req/s | vs rewrites | vs bare (API route; route handler: bare route handler) | p50 ms | p99 ms | p99 vs bare | errors |',
+  );
   console.log('|---|---|---|---|---|---|---|---|');
   for (const name of names) {
     const row = results.smallGet[name as keyof typeof results.smallGet];
-    if (row) console.log(`| ${name} | ${(row.rps ?? NaN).toFixed(0)} | ${row.vsRewrites.toFixed(2)} | ${row.vsBare.toFixed(2)} | ${row.p50} | ${row.p99} | ${row.p99VsBare.toFixed(2)} | ${row.errors} |`);
+    if (row)
+      console.log(
+        `| ${name} | ${(row.rps ?? NaN).toFixed(0)} | ${row.vsRewrites.toFixed(2)} | ${row.vsBare.toFixed(2)} | ${row.p50} | ${row.p99} | ${row.p99VsBare.toFixed(2)} | ${row.errors} |`,
+      );
   }
   console.log('\nSecond load generator, own process (req/s, p50 / p99 ms, sockets opened for %d connections):', CONNECTIONS);
-  for (const [name, check] of Object.entries(crossCheck)) console.log(`  ${name}: ${check.rps.toFixed(0)} req/s, ${check.p50.toFixed(1)} / ${check.p99.toFixed(1)}, ${check.socketsOpened} sockets, ${check.requests} requests`);
-  console.log(`\nLogins/s: direct ${logins.direct.rps.toFixed(0)}, proxy ${logins.proxy.rps.toFixed(0)} (${results.logins.ratio.toFixed(2)}x)`);
-  console.log(`Streaming ${mb(STREAM_BYTES)}: upload ${streaming['proxy upload']?.toFixed(2)} s vs direct ${streaming['direct upload']?.toFixed(2)} s (${results.streaming.uploadVsDirect.toFixed(2)}x), download ${streaming['proxy download']?.toFixed(2)} s vs direct ${streaming['direct download']?.toFixed(2)} s (${results.streaming.downloadVsDirect.toFixed(2)}x)`);
+  for (const [name, check] of Object.entries(crossCheck))
+    console.log(
+      `  ${name}: ${check.rps.toFixed(0)} req/s, ${check.p50.toFixed(1)} / ${check.p99.toFixed(1)}, ${check.socketsOpened} sockets, ${check.requests} requests`,
+    );
+  console.log(
+    `\nLogins/s: direct ${logins.direct.rps.toFixed(0)}, proxy ${logins.proxy.rps.toFixed(0)} (${results.logins.ratio.toFixed(2)}x)`,
+  );
+  console.log(
+    `Streaming ${mb(STREAM_BYTES)}: upload ${streaming['proxy upload']?.toFixed(2)} s vs direct ${streaming['direct upload']?.toFixed(2)} s (${results.streaming.uploadVsDirect.toFixed(2)}x), download ${streaming['proxy download']?.toFixed(2)} s vs direct ${streaming['direct download']?.toFixed(2)} s (${results.streaming.downloadVsDirect.toFixed(2)}x)`,
+  );
   console.log(
     `Route handler streaming: upload ${streaming['route handler upload']?.toFixed(2)} s, download ${streaming['route handler download']?.toFixed(2)} s`,
   );
   console.log(`Next process peak RSS above idle (idle ${mb(idle)}):`);
   for (const [name, peak] of Object.entries(peaks)) console.log(`  ${name}: ${mb(peak)}`);
-  console.log(`Soak: ${SOAK_REQUESTS} requests, ${results.soak.errors} errors, heap after GC ${mb(heapBefore.heapUsed)} → ${mb(heapAfter.heapUsed)} (${mb(results.soak.growth)})${heapAfter.gc ? '' : ' — GC not exposed!'}`);
+  console.log(
+    `Soak: ${SOAK_REQUESTS} requests, ${results.soak.errors} errors, heap after GC ${mb(heapBefore.heapUsed)} → ${mb(heapAfter.heapUsed)} (${mb(results.soak.growth)})${heapAfter.gc ? '' : ' — GC not exposed!'}`,
+  );
 
   const dir = path.join(__dirname, 'results');
   mkdirSync(dir, { recursive: true });

@@ -112,7 +112,8 @@ export function createDemoApi(options: DemoApiOptions): http.Server {
     switch (route) {
       case 'POST /login': {
         const body = await readJson(req);
-        const user = typeof body.email === 'string' && typeof body.password === 'string' ? store.findUser(body.email, body.password) : undefined;
+        const user =
+          typeof body.email === 'string' && typeof body.password === 'string' ? store.findUser(body.email, body.password) : undefined;
         if (!user) throw new HttpError(401, 'invalid_credentials', 'Wrong email or password.');
         return sendJson(res, 200, { ...issueTokens(user, randomUUID()), user: publicUser(user) });
       }
@@ -128,7 +129,8 @@ export function createDemoApi(options: DemoApiOptions): http.Server {
         const { user } = authenticate(req);
         const body = await readJson(req);
         const title = typeof body.title === 'string' ? body.title.trim() : '';
-        if (title.length === 0 || title.length > 200) throw new HttpError(400, 'bad_title', 'An item needs a title of 1 to 200 characters.');
+        if (title.length === 0 || title.length > 200)
+          throw new HttpError(400, 'bad_title', 'An item needs a title of 1 to 200 characters.');
         return sendJson(res, 201, { item: store.addItem(user.id, title) });
       }
       case 'POST /upload': {
@@ -145,7 +147,8 @@ export function createDemoApi(options: DemoApiOptions): http.Server {
         const record = refreshClaims?.typ === 'refresh' ? store.refreshRecord(refreshClaims.jti) : undefined;
         const header = req.headers['auth-token'];
         const accessClaims = typeof header === 'string' ? verifyJwt(header, options.secret) : null;
-        if (!record && (!accessClaims || accessClaims.typ === 'refresh')) throw new HttpError(401, 'unauthorized', 'A valid token is required.');
+        if (!record && (!accessClaims || accessClaims.typ === 'refresh'))
+          throw new HttpError(401, 'unauthorized', 'A valid token is required.');
         if (record) store.revokeFamily(record.family);
         if (accessClaims && accessClaims.typ !== 'refresh') {
           store.revoke(accessClaims.jti);

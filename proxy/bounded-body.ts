@@ -50,4 +50,3 @@ export async function readBoundedBody(res: IncomingMessage, maxBytes: number): P
   }
   return Buffer.concat(chunks, total);
 }
-

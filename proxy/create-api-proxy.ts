@@ -86,7 +86,9 @@ export function createRequestHandler(options: ApiProxyOptions, transport: Transp
 function isAllowed(options: ResolvedOptions, path: string, method: string): boolean {
   if (!options.allow) return true;
   return options.allow.some(
-    (rule) => (path === rule.pathPrefix || path.startsWith(rule.pathPrefix.endsWith('/') ? rule.pathPrefix : `${rule.pathPrefix}/`)) && (!rule.methods || rule.methods.has(method)),
+    (rule) =>
+      (path === rule.pathPrefix || path.startsWith(rule.pathPrefix.endsWith('/') ? rule.pathPrefix : `${rule.pathPrefix}/`)) &&
+      (!rule.methods || rule.methods.has(method)),
   );
 }
 

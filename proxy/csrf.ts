@@ -34,7 +34,11 @@ function originOf(url: string): string | undefined {
  * then the Origin/Referer check). Checked for unsafe methods that carry the session, and always for
  * login and logout; with `csrf.requireHeader`, every request must also carry that header.
  */
-export function isCrossSiteRequest(req: IncomingMessage, options: ResolvedOptions, context: { hasSession: boolean; isSessionRoute: boolean }): boolean {
+export function isCrossSiteRequest(
+  req: IncomingMessage,
+  options: ResolvedOptions,
+  context: { hasSession: boolean; isSessionRoute: boolean },
+): boolean {
   const { csrf } = options;
   if (!csrf.enabled) return false;
   if (csrf.requireHeader && single(req.headers[csrf.requireHeader.name]) !== csrf.requireHeader.value) return true;

@@ -86,7 +86,12 @@ export function sendError(res: ServerResponse, code: ProxyErrorCode, extraHeader
 }
 
 /** Sends a JSON body the proxy made itself (login, logout answers). */
-export function sendJson(res: ServerResponse, status: number, body: string, headers: Record<string, string | string[] | number> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: string,
+  headers: Record<string, string | string[] | number> = {},
+): void {
   const own = { ...headers };
   mergeSetCookieHeader(res, own);
   keepOutOfSharedCaches(own);

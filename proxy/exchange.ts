@@ -33,7 +33,13 @@ export interface ExchangeOptions {
  * Forwards one request (headers and URL already rewritten) and answers the client exactly once:
  * with the upstream's streamed response, the captured login, or a JSON error.
  */
-export function runExchange(req: IncomingMessage, res: ServerResponse, options: ResolvedOptions, upstream: Upstream, exchange: ExchangeOptions): void {
+export function runExchange(
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: ResolvedOptions,
+  upstream: Upstream,
+  exchange: ExchangeOptions,
+): void {
   let proxyReq: ClientRequest | undefined;
   let proxyRes: IncomingMessage | undefined;
   // Set once the client's answer is decided; later events only clean up.

@@ -36,7 +36,6 @@ function connectionListedNames(connection: string | string[] | undefined): strin
     .filter((name) => name !== '' && !FRAMING_HEADERS.has(name));
 }
 
-
 // Never copied from the client: the session is the proxy's to speak for (cookie, auth headers), Node
 // already answered `100 Continue` (expect), and the forwarding headers are set by the proxy itself.
 const DROPPED_REQUEST_HEADERS = new Set(['cookie', 'auth-token', 'authorization', 'expect', 'host', ...FORWARDING_HEADERS]);
@@ -53,7 +52,12 @@ const OVERRIDE_HEADER =
  * would push V8 into slow dictionary objects on every request). This runs before `proxy.web` (not in a
  * `proxyReq` listener, which http-proxy skips for requests with `Expect`).
  */
-export function setUpstreamRequestHeaders(req: IncomingMessage, options: ResolvedOptions, token: string | undefined, { identity }: { identity: boolean }): void {
+export function setUpstreamRequestHeaders(
+  req: IncomingMessage,
+  options: ResolvedOptions,
+  token: string | undefined,
+  { identity }: { identity: boolean },
+): void {
   const source = req.headers;
   const listed = source.connection === undefined ? undefined : new Set(connectionListedNames(source.connection));
   const headers: IncomingHttpHeaders = { host: options.upstream.host };
@@ -127,7 +131,14 @@ export function getClientResponseHeaders(
   const out: OutgoingHttpHeaders = {};
   for (const name of Object.keys(upstream)) {
     const value = upstream[name];
-    if (value === undefined || HOP_BY_HOP_HEADERS.has(name) || name.startsWith('proxy-') || listed?.has(name) || DROPPED_RESPONSE_HEADER.test(name)) continue;
+    if (
+      value === undefined ||
+      HOP_BY_HOP_HEADERS.has(name) ||
+      name.startsWith('proxy-') ||
+      listed?.has(name) ||
+      DROPPED_RESPONSE_HEADER.test(name)
+    )
+      continue;
     if (tokens.length > 0 && carriesToken(value, tokens)) {
       options.logger.warn(`[next-bff-proxy] dropped the upstream response header "${name}": it carried the session token`);
       continue;

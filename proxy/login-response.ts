@@ -66,6 +66,7 @@ export function takeTokensFromBody(
 
   let rest = withoutToken(parsed, token);
   // Short strings would match ordinary values by chance; real tokens are far longer.
-  for (const secret of [refreshToken, ...otherSecrets]) if (secret !== undefined && secret.length >= 8 && rest !== undefined) rest = withoutToken(rest, secret);
+  for (const secret of [refreshToken, ...otherSecrets])
+    if (secret !== undefined && secret.length >= 8 && rest !== undefined) rest = withoutToken(rest, secret);
   return { token, refreshToken, body: JSON.stringify(rest) };
 }

@@ -43,7 +43,11 @@ export function captureLogin(
   // cookie must not survive, or the next refresh would sign the browser in as that user.
   const cookies = sessionCookies(req, options, { access: taken.token, refresh: refreshToken ?? null });
   if (refreshToken !== undefined) rememberIssuedRefreshToken(options, refreshToken);
-  const secrets = [taken.token, ...(refreshToken === undefined ? [] : [refreshToken]), ...requestSecrets.filter((secret): secret is string => secret !== undefined)];
+  const secrets = [
+    taken.token,
+    ...(refreshToken === undefined ? [] : [refreshToken]),
+    ...requestSecrets.filter((secret): secret is string => secret !== undefined),
+  ];
   return { cookies, body: taken.body, secrets };
 }
 
@@ -68,7 +72,13 @@ export async function answerLogin(
 
   let captured: CapturedLogin;
   try {
-    captured = captureLogin(req, options, await readBoundedBody(proxyRes, options.login.maxResponseBytes), proxyRes.headers['set-cookie'], requestSecrets);
+    captured = captureLogin(
+      req,
+      options,
+      await readBoundedBody(proxyRes, options.login.maxResponseBytes),
+      proxyRes.headers['set-cookie'],
+      requestSecrets,
+    );
   } catch (err) {
     if (err instanceof LoginResponseError || err instanceof UnstorableTokenError) return { code: 'bad_login_response', detail: err.reason };
     if (err instanceof BodyReadError && err.reason !== 'cut_off') return { code: 'bad_login_response', detail: err.reason };

@@ -16,11 +16,19 @@ import { callUpstream } from './upstream-call';
  */
 function refreshToWaitFor(cookies: SessionCookies, options: ResolvedOptions, agent: http.Agent): Promise<RefreshOutcome> | undefined {
   if (cookies.conflict || cookies.refresh === undefined) return undefined;
-  return refreshInFlight(options, cookies.refresh) ?? (needsRefresh(cookies.access, options) ? refreshTokens(options, agent, cookies.refresh) : undefined);
+  return (
+    refreshInFlight(options, cookies.refresh) ??
+    (needsRefresh(cookies.access, options) ? refreshTokens(options, agent, cookies.refresh) : undefined)
+  );
 }
 
 /** What the upstream logout is given to revoke: the newest tokens of the session, once the refresh (if any) landed. */
-async function tokensToRevoke(cookies: SessionCookies, options: ResolvedOptions, refresh: Promise<RefreshOutcome> | undefined, newest: NewestTokens) {
+async function tokensToRevoke(
+  cookies: SessionCookies,
+  options: ResolvedOptions,
+  refresh: Promise<RefreshOutcome> | undefined,
+  newest: NewestTokens,
+) {
   if (cookies.conflict) return undefined;
   const outcome = await refresh;
   // A refresh that landed after the session ended: its tokens were kept for the logout, never sent.
@@ -54,15 +62,22 @@ export async function endSession(req: IncomingMessage, options: ResolvedOptions,
     const reply = await callUpstream(options, agent, {
       method: 'POST',
       path: upstreamPath,
-      headers: { ...(access === undefined ? {} : upstreamAuthHeader(options, access)), ...(body ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        ...(access === undefined ? {} : upstreamAuthHeader(options, access)),
+        ...(body ? { 'content-type': 'application/json' } : {}),
+      },
       body,
     });
     if (reply.status < 200 || reply.status > 299) {
-      options.logger.warn(`[next-bff-proxy] upstream logout answered ${reply.status}: the tokens may still be valid upstream; the cookies are cleared anyway`);
+      options.logger.warn(
+        `[next-bff-proxy] upstream logout answered ${reply.status}: the tokens may still be valid upstream; the cookies are cleared anyway`,
+      );
     }
   } catch (err) {
     const code = (err as { code?: unknown }).code;
-    options.logger.warn(`[next-bff-proxy] upstream logout failed (${typeof code === 'string' ? code : 'error'}); the cookies are cleared anyway`);
+    options.logger.warn(
+      `[next-bff-proxy] upstream logout failed (${typeof code === 'string' ? code : 'error'}); the cookies are cleared anyway`,
+    );
   }
 }
 

@@ -56,7 +56,15 @@ const MAX_ISSUED = 100_000;
 
 export function memory(): RefreshMemory {
   const holder = globalThis as unknown as Record<symbol, RefreshMemory | undefined>;
-  holder[MEMORY_KEY] ??= { inFlight: new Map(), recent: new Map(), producedBy: new Map(), refused: new Map(), ended: new Map(), issued: new Set(), outstanding: new Map() };
+  holder[MEMORY_KEY] ??= {
+    inFlight: new Map(),
+    recent: new Map(),
+    producedBy: new Map(),
+    refused: new Map(),
+    ended: new Map(),
+    issued: new Set(),
+    outstanding: new Map(),
+  };
   return holder[MEMORY_KEY];
 }
 
@@ -187,7 +195,11 @@ export interface NewestTokens {
  * O(length of the chains), through `recent`, `outstanding` and `producedBy`. Only keys this process
  * knows (in flight, remembered, riding an open answer, or issued by it) are marked, so junk logouts cannot crowd out a real one's marks.
  */
-export function endSessions(options: ResolvedOptions, refreshTokens: ReadonlyArray<string | undefined>, accessTokens: ReadonlyArray<string | undefined>): NewestTokens {
+export function endSessions(
+  options: ResolvedOptions,
+  refreshTokens: ReadonlyArray<string | undefined>,
+  accessTokens: ReadonlyArray<string | undefined>,
+): NewestTokens {
   const { recent, producedBy, refused, ended, inFlight, issued, outstanding } = memory();
   const prefix = refreshKey(options, '');
   const now = Date.now();

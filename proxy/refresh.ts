@@ -1,7 +1,17 @@
 import type http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ResolvedOptions } from './options';
-import { holdDelivery, isIssued, memory, recall, refreshKey, settleRefresh, type RefreshedTokens, type RefreshFailure, type RefreshOutcome } from './refresh-memory';
+import {
+  holdDelivery,
+  isIssued,
+  memory,
+  recall,
+  refreshKey,
+  settleRefresh,
+  type RefreshedTokens,
+  type RefreshFailure,
+  type RefreshOutcome,
+} from './refresh-memory';
 import { releaseSlot, takeSlot, type TokenPool } from './refresh-slots';
 import { logThrottled } from './log-throttle';
 import { readJwtExpiry } from './jwt';
@@ -45,13 +55,23 @@ async function callRefresh(options: ResolvedOptions, agent: http.Agent, refreshT
     return { kind: 'failed', code };
   }
   if (SESSION_ENDING_STATUS.has(reply.status)) {
-    logThrottled(options.logger, 'warn', 'refresh-refused', `[next-bff-proxy] refresh refused by the upstream (${reply.status}): session ended`);
+    logThrottled(
+      options.logger,
+      'warn',
+      'refresh-refused',
+      `[next-bff-proxy] refresh refused by the upstream (${reply.status}): session ended`,
+    );
     return { kind: 'rejected' };
   }
   if (reply.status < 200 || reply.status > 299) {
     // 408, 429 (a rate limiter, which sees every user behind the proxy's one address), 5xx...: the
     // refresh token may well be good, so the session is kept.
-    logThrottled(options.logger, 'error', 'refresh-status', `[next-bff-proxy] refresh failed: upstream answered ${reply.status}; session kept`);
+    logThrottled(
+      options.logger,
+      'error',
+      'refresh-status',
+      `[next-bff-proxy] refresh failed: upstream answered ${reply.status}; session kept`,
+    );
     const retryAfter = reply.headers['retry-after']?.trim();
     return { kind: 'failed', code: 'refresh_unavailable', ...(retryAfter && RETRY_AFTER.test(retryAfter) ? { retryAfter } : {}) };
   }
@@ -84,7 +104,12 @@ export function refreshTokens(options: ResolvedOptions, agent: http.Agent, refre
   const flight = takeSlot(options, pool)
     .then(async (granted): Promise<RefreshOutcome> => {
       if (!granted) {
-        logThrottled(options.logger, 'warn', `refresh-busy-${pool}`, `[next-bff-proxy] refresh_unavailable: too many refreshes in flight (${pool} refresh tokens)`);
+        logThrottled(
+          options.logger,
+          'warn',
+          `refresh-busy-${pool}`,
+          `[next-bff-proxy] refresh_unavailable: too many refreshes in flight (${pool} refresh tokens)`,
+        );
         return { kind: 'failed', code: 'refresh_unavailable', retryAfter: '1' };
       }
       try {
@@ -129,7 +154,8 @@ export function applySessionToAnswer(res: ServerResponse, session: SessionState,
   if (session.kind === 'failed') return { kind: 'stop', code: session.code, headers: retryAfterHeader(session) };
   if (session.kind === 'none') return { kind: 'go', accessToken: undefined };
   appendSetCookie(res, ...session.setCookies);
-  if (session.kind === 'expired') return expiredEnds ? { kind: 'stop', code: 'session_expired', headers: {} } : { kind: 'go', accessToken: undefined };
+  if (session.kind === 'expired')
+    return expiredEnds ? { kind: 'stop', code: 'session_expired', headers: {} } : { kind: 'go', accessToken: undefined };
   return { kind: 'go', accessToken: session.accessToken };
 }
 
@@ -146,7 +172,12 @@ export type SessionState =
  * The request's session, refreshed first when the access token is missing or about to expire and a
  * refresh token is there. Used by the proxy route, `GET /api/session` and server-lib alike.
  */
-export async function resolveSession(req: IncomingMessage, options: ResolvedOptions, agent: http.Agent, delivered?: () => Promise<unknown>): Promise<SessionState> {
+export async function resolveSession(
+  req: IncomingMessage,
+  options: ResolvedOptions,
+  agent: http.Agent,
+  delivered?: () => Promise<unknown>,
+): Promise<SessionState> {
   const { access: accessToken, refresh: refreshToken, conflict } = readSessionCookies(req, options);
   if (conflict) return { kind: 'expired', setCookies: clearedSessionCookies(req, options) };
   if (refreshToken === undefined || !needsRefresh(accessToken, options)) {
@@ -163,9 +194,16 @@ export type RefreshedSession = Exclude<SessionState, { kind: 'none' }>;
  * `delivered`: when the answer carrying new cookies is finished (asked only after a rotation); until then a logout presenting
  * `refreshToken` reaches the new tokens (see holdDelivery).
  */
-export async function refreshSession(req: IncomingMessage, options: ResolvedOptions, agent: http.Agent, refreshToken: string, delivered?: () => Promise<unknown>): Promise<RefreshedSession> {
+export async function refreshSession(
+  req: IncomingMessage,
+  options: ResolvedOptions,
+  agent: http.Agent,
+  refreshToken: string,
+  delivered?: () => Promise<unknown>,
+): Promise<RefreshedSession> {
   const session = applyRefresh(req, options, await refreshTokens(options, agent, refreshToken));
-  if (delivered && session.kind === 'active' && session.rotated) void delivered().finally(holdDelivery(options, refreshToken, session.rotated));
+  if (delivered && session.kind === 'active' && session.rotated)
+    void delivered().finally(holdDelivery(options, refreshToken, session.rotated));
   return session;
 }
 
@@ -173,7 +211,12 @@ function applyRefresh(req: IncomingMessage, options: ResolvedOptions, outcome: R
   if (outcome.kind === 'failed') return outcome;
   if (outcome.kind === 'rejected') return { kind: 'expired', setCookies: clearedSessionCookies(req, options) };
   try {
-    return { kind: 'active', accessToken: outcome.tokens.access, setCookies: sessionCookies(req, options, outcome.tokens), rotated: outcome.tokens };
+    return {
+      kind: 'active',
+      accessToken: outcome.tokens.access,
+      setCookies: sessionCookies(req, options, outcome.tokens),
+      rotated: outcome.tokens,
+    };
   } catch (err) {
     options.logger.error(`[next-bff-proxy] refreshed token unusable: ${err instanceof UnstorableTokenError ? err.reason : 'error'}`);
     return { kind: 'failed', code: 'bad_upstream_response' };

@@ -136,7 +136,11 @@ export function resolveOptions(options: ApiProxyOptions = {}): ResolvedOptions {
     throw new ProxyConfigError('csrf.requireHeader needs a header name and a non-empty value');
   }
   const appOrigin = csrf?.appOrigin ?? (process.env.APP_ORIGIN || undefined);
-  const ownCookies = [cookie.name, `__Host-${cookie.name}`, ...(refresh ? [refresh.cookieName, `__Host-${refresh.cookieName}`, refresh.upstreamCookieName] : [])];
+  const ownCookies = [
+    cookie.name,
+    `__Host-${cookie.name}`,
+    ...(refresh ? [refresh.cookieName, `__Host-${refresh.cookieName}`, refresh.upstreamCookieName] : []),
+  ];
   const clash = options.passUpstreamCookies?.find((name) => ownCookies.includes(name));
   if (clash !== undefined) {
     throw new ProxyConfigError(`passUpstreamCookies must not name the session or refresh cookie "${clash}"`);
@@ -151,7 +155,13 @@ export function resolveOptions(options: ApiProxyOptions = {}): ResolvedOptions {
     upstreamBasePath: upstream.pathname.replace(/\/+$/, ''),
     pathPrefix: pathPrefix === '/' ? '' : pathPrefix,
     authHeader,
-    cookie: { name: cookie.name, hostPrefix: options.cookie?.name === undefined, sameSite: cookie.sameSite, secure: cookie.secure, maxAgeSeconds: cookie.maxAgeSeconds },
+    cookie: {
+      name: cookie.name,
+      hostPrefix: options.cookie?.name === undefined,
+      sameSite: cookie.sameSite,
+      secure: cookie.secure,
+      maxAgeSeconds: cookie.maxAgeSeconds,
+    },
     login: {
       path: checkPath('login.path', login.path).toLowerCase(),
       tokenField,
@@ -161,7 +171,10 @@ export function resolveOptions(options: ApiProxyOptions = {}): ResolvedOptions {
       path: checkPath('logout.path', logout.path).toLowerCase(),
       upstreamPath: logout.upstreamPath === undefined ? undefined : checkPath('logout.upstreamPath', logout.upstreamPath),
     },
-    session: options.session === false ? undefined : { path: checkPath('session.path', options.session?.path ?? defaultOptions.session.path).toLowerCase() },
+    session:
+      options.session === false
+        ? undefined
+        : { path: checkPath('session.path', options.session?.path ?? defaultOptions.session.path).toLowerCase() },
     refresh: refresh && {
       path: checkPath('refresh.path', refresh.path),
       bodyField: refresh.bodyField,
@@ -177,7 +190,9 @@ export function resolveOptions(options: ApiProxyOptions = {}): ResolvedOptions {
     timeoutMs,
     idleTimeoutMs: checkPositive('idleTimeoutMs', options.idleTimeoutMs ?? timeoutMs),
     eventStreamIdleTimeoutMs:
-      options.eventStreamIdleTimeoutMs === false ? undefined : checkPositive('eventStreamIdleTimeoutMs', options.eventStreamIdleTimeoutMs ?? defaultOptions.eventStreamIdleTimeoutMs),
+      options.eventStreamIdleTimeoutMs === false
+        ? undefined
+        : checkPositive('eventStreamIdleTimeoutMs', options.eventStreamIdleTimeoutMs ?? defaultOptions.eventStreamIdleTimeoutMs),
     trustProxy: options.trustProxy ?? readEnvBoolean('TRUST_PROXY') ?? defaultOptions.trustProxy,
     csrf: {
       enabled: csrf !== undefined,

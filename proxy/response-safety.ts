@@ -3,11 +3,16 @@ import type { ResolvedOptions } from './options';
 
 // Types a browser runs as a document on the app's origin, with the session: HTML, XHTML, SVG and XML
 // (XSLT, XML with an HTML namespace), and multipart/x-mixed-replace, which can carry any of them.
-const ACTIVE_CONTENT = /^(text\/(html|xml|xsl)|application\/(xhtml\+xml|xml|xslt\+xml)|image\/svg\+xml|[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]*\+xml|multipart\/x-mixed-replace)$/;
+const ACTIVE_CONTENT =
+  /^(text\/(html|xml|xsl)|application\/(xhtml\+xml|xml|xslt\+xml)|image\/svg\+xml|[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]*\+xml|multipart\/x-mixed-replace)$/;
 const MEDIA_TYPE = /^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+$/;
 
 function isActiveContent(contentType: unknown): boolean {
-  const type = String(contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  const type =
+    String(contentType ?? '')
+      .split(';')[0]
+      ?.trim()
+      .toLowerCase() ?? '';
   // No type, or one a browser cannot parse: it would sniff, so it is treated as the worst case.
   return !MEDIA_TYPE.test(type) || ACTIVE_CONTENT.test(type);
 }
@@ -59,7 +64,10 @@ const EXPLICITLY_SHAREABLE_OR_PRIVATE = /(^|,)\s*(public|private|no-store|must-r
 export function keepPersonalAnswerPrivate(headers: OutgoingHttpHeaders): void {
   const vary = headers.vary;
   if (vary !== undefined) {
-    const names = (Array.isArray(vary) ? vary.join(',') : String(vary)).split(',').map((name) => name.trim()).filter(Boolean);
+    const names = (Array.isArray(vary) ? vary.join(',') : String(vary))
+      .split(',')
+      .map((name) => name.trim())
+      .filter(Boolean);
     if (names.some((name) => TOKEN_HEADERS.has(name.toLowerCase()))) {
       const rewritten = names.map((name) => (TOKEN_HEADERS.has(name.toLowerCase()) ? 'Cookie' : name));
       headers.vary = [...new Set(rewritten)].join(', ');

@@ -94,7 +94,13 @@ export function readSessionCookies(req: IncomingMessage, options: ResolvedOption
   return { access, refresh, conflict: false };
 }
 
-function serializeCookie(req: IncomingMessage, options: ResolvedOptions, name: string, value: string, maxAgeSeconds: number | undefined): string {
+function serializeCookie(
+  req: IncomingMessage,
+  options: ResolvedOptions,
+  name: string,
+  value: string,
+  maxAgeSeconds: number | undefined,
+): string {
   // Strict when writing: a value that could break the header never reaches it.
   if (value !== '' && !isCookieSafeToken(value)) throw new UnstorableTokenError('unsafe_token');
   if (name.length + value.length > MAX_COOKIE_NAME_VALUE_BYTES) throw new UnstorableTokenError('unsafe_token');
@@ -130,7 +136,10 @@ export function sessionCookies(req: IncomingMessage, options: ResolvedOptions, t
   const names = sessionCookieNames(req, options);
   const cookies = [serializeCookie(req, options, names.access, tokens.access, tokenMaxAge(tokens.access, options.cookie.maxAgeSeconds))];
   if (names.refresh !== undefined && options.refresh && tokens.refresh !== undefined) {
-    const refresh = tokens.refresh === null ? ['', 0] as const : [tokens.refresh, tokenMaxAge(tokens.refresh, options.refresh.maxAgeSeconds)] as const;
+    const refresh =
+      tokens.refresh === null
+        ? (['', 0] as const)
+        : ([tokens.refresh, tokenMaxAge(tokens.refresh, options.refresh.maxAgeSeconds)] as const);
     cookies.push(serializeCookie(req, options, names.refresh, ...refresh));
   }
   if (process.env.NODE_ENV === 'production' && !cookies[0]?.includes('; Secure') && !warnedInsecure.has(options)) {

@@ -22,7 +22,12 @@ export function describeSession(session: SessionState): SessionInfo {
  * token. A session about to expire is refreshed first (its new cookies ride on this answer); a refused
  * refresh clears the cookies and answers unauthenticated; an upstream failure is 502 with cookies kept.
  */
-export async function answerSession(req: IncomingMessage, res: ServerResponse, options: ResolvedOptions, upstream: Upstream): Promise<void> {
+export async function answerSession(
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: ResolvedOptions,
+  upstream: Upstream,
+): Promise<void> {
   req.resume();
   const session = await resolveSession(req, options, upstream.agent);
   if (res.headersSent || res.destroyed) return;

@@ -12,7 +12,8 @@ import { addContentSafetyHeaders, keepOutOfSharedCaches, keepPersonalAnswerPriva
  */
 function keepEventStreamUnbuffered(headers: Record<string, unknown>): void {
   const cacheControl = String(headers['cache-control'] ?? '');
-  if (!/(^|,)\s*no-transform\s*(,|$)/i.test(cacheControl)) headers['cache-control'] = cacheControl ? `${cacheControl}, no-transform` : 'no-transform';
+  if (!/(^|,)\s*no-transform\s*(,|$)/i.test(cacheControl))
+    headers['cache-control'] = cacheControl ? `${cacheControl}, no-transform` : 'no-transform';
   headers['x-accel-buffering'] ??= 'no';
 }
 
@@ -47,7 +48,9 @@ export function streamResponse(
   mergeSetCookieHeader(res, headers);
   if (res.hasHeader('set-cookie')) keepOutOfSharedCaches(headers);
   else if (sentToken) keepPersonalAnswerPrivate(headers);
-  const isEventStream = String(headers['content-type'] ?? '').toLowerCase().startsWith('text/event-stream');
+  const isEventStream = String(headers['content-type'] ?? '')
+    .toLowerCase()
+    .startsWith('text/event-stream');
   if (isEventStream) keepEventStreamUnbuffered(headers);
   res.writeHead(proxyRes.statusCode ?? 502, headers);
   // An upstream that dies mid-body cuts the client's connection at once: a truncated response, not a

@@ -21,7 +21,10 @@ export interface UpstreamReply {
 
 /** A direct upstream call that did not produce a reply. `code` is stable; the message is for logs. */
 export class UpstreamCallError extends Error {
-  constructor(readonly code: 'upstream_unavailable' | 'upstream_timeout' | 'bad_upstream_response', message: string) {
+  constructor(
+    readonly code: 'upstream_unavailable' | 'upstream_timeout' | 'bad_upstream_response',
+    message: string,
+  ) {
     super(message);
     this.name = 'UpstreamCallError';
   }
@@ -67,7 +70,11 @@ export function callUpstream(options: ResolvedOptions, agent: http.Agent, call: 
         },
         (err: NodeJS.ErrnoException) => {
           clearTimeout(timer);
-          reject(timedOut ? new UpstreamCallError('upstream_timeout', 'answer not finished in time') : new UpstreamCallError('bad_upstream_response', err.message));
+          reject(
+            timedOut
+              ? new UpstreamCallError('upstream_timeout', 'answer not finished in time')
+              : new UpstreamCallError('bad_upstream_response', err.message),
+          );
         },
       );
     });

@@ -89,7 +89,9 @@ function toClientRefresh(value: string, options: ResolvedOptions): string | unde
 function namesUpstreamHost(value: string, options: ResolvedOptions): boolean {
   const host = options.upstream.hostname.toLowerCase();
   const text = value.replace(URL_IGNORED, '').toLowerCase();
-  return ['//', '\\\\', '/\\', '\\/'].some((prefix) => text.includes(prefix + host)) || text.includes(options.upstream.host.toLowerCase() + '/');
+  return (
+    ['//', '\\\\', '/\\', '\\/'].some((prefix) => text.includes(prefix + host)) || text.includes(options.upstream.host.toLowerCase() + '/')
+  );
 }
 
 const URL_HEADERS = ['location', 'content-location', 'refresh', 'link'] as const;
@@ -104,7 +106,8 @@ export function rewriteUpstreamUrls(headers: OutgoingHttpHeaders, options: Resol
     const value = headers[name];
     if (value === undefined) continue;
     const text = Array.isArray(value) ? value.join(', ') : String(value);
-    const mapped = name === 'link' ? toClientLinks(text, options) : name === 'refresh' ? toClientRefresh(text, options) : toClientUrl(text, options);
+    const mapped =
+      name === 'link' ? toClientLinks(text, options) : name === 'refresh' ? toClientRefresh(text, options) : toClientUrl(text, options);
     if (mapped === undefined || namesUpstreamHost(mapped, options)) delete headers[name];
     else headers[name] = mapped;
   }

@@ -61,7 +61,14 @@ interface Forwarding {
 type ForwardedRequest = IncomingMessage & { [EXCHANGE]?: Forwarding };
 
 /** An http-proxy web pass: called with the request, the response, the proxy's options, the head, the proxy and the callback. */
-type WebPass = (req: IncomingMessage, res: ServerResponse, options: unknown, head: unknown, server: unknown, callback?: (err: Error) => void) => void;
+type WebPass = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: unknown,
+  head: unknown,
+  server: unknown,
+  callback?: (err: Error) => void,
+) => void;
 
 /**
  * The upstream of one proxy. `viaHttpProxy`: the Pages route sends through http-proxy (with the one web
@@ -101,7 +108,15 @@ export function createUpstream(options: ResolvedOptions, { viaHttpProxy }: { via
     const forwarding = (req as ForwardedRequest)[EXCHANGE];
     if (!forwarding) return;
     const { listeners } = forwarding;
-    const proxyReq = transport.request({ protocol, hostname: bareHostname, port, method: req.method, path: req.url, headers: req.headers, agent });
+    const proxyReq = transport.request({
+      protocol,
+      hostname: bareHostname,
+      port,
+      method: req.method,
+      path: req.url,
+      headers: req.headers,
+      agent,
+    });
     const onError = (err: NodeJS.ErrnoException) => (callback ? callback(err) : listeners.onUpstreamError(err));
     proxyReq.on('socket', () => listeners.onUpstreamRequest(proxyReq));
     proxyReq.on('error', onError);
@@ -122,7 +137,11 @@ export function createUpstream(options: ResolvedOptions, { viaHttpProxy }: { via
   });
 
   // http-proxy takes the callback in the options' place; @types/http-proxy does not say so.
-  const web = proxy.web.bind(proxy) as unknown as (req: IncomingMessage, res: ServerResponse, callback: (err: NodeJS.ErrnoException) => void) => void;
+  const web = proxy.web.bind(proxy) as unknown as (
+    req: IncomingMessage,
+    res: ServerResponse,
+    callback: (err: NodeJS.ErrnoException) => void,
+  ) => void;
 
   return {
     agent,

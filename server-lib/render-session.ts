@@ -55,7 +55,12 @@ export async function resolveRenderSession(carrier: SessionCarrier, options: Res
 }
 
 /** Refreshes with `refreshToken` (after an upstream 401), applied to the answer the same way. */
-export async function refreshRenderSession(carrier: SessionCarrier, options: ResolvedOptions, agent: http.Agent, refreshToken: string): Promise<RenderSession> {
+export async function refreshRenderSession(
+  carrier: SessionCarrier,
+  options: ResolvedOptions,
+  agent: http.Agent,
+  refreshToken: string,
+): Promise<RenderSession> {
   return applySession(carrier, options, await refreshSession(carrier.req, options, agent, refreshToken, () => carrier.whenDone()));
 }
 

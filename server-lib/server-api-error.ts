@@ -43,7 +43,9 @@ export class ServerApiError extends Error {
   }
 
   /** A call that got no usable answer: 504 for a timeout, 503 for a refresh to retry, 502 otherwise (as the proxy route answers). */
-  static forFailedCall(code: 'upstream_unavailable' | 'upstream_timeout' | 'bad_upstream_response' | 'refresh_unavailable'): ServerApiError {
+  static forFailedCall(
+    code: 'upstream_unavailable' | 'upstream_timeout' | 'bad_upstream_response' | 'refresh_unavailable',
+  ): ServerApiError {
     return new ServerApiError(code, code === 'upstream_timeout' ? 504 : code === 'refresh_unavailable' ? 503 : 502);
   }
 }

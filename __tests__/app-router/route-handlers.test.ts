@@ -29,17 +29,20 @@ describe('an upstream answer compressed although the route asked for identity', 
     ['deflate', zlib.deflateSync(text)],
     ['deflate', zlib.deflateRawSync(text)],
     ['br', zlib.brotliCompressSync(text)],
-  ])('Content-Encoding: %s is decoded: 200 with the plain bytes and no Content-Encoding (Next compresses on its own)', async (coding, body) => {
-    route = (req, res) => {
-      expect(req.headers['accept-encoding']).toBe('identity');
-      res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': coding });
-      res.end(body);
-    };
-    const res = await handlers().GET(get('/packed'));
-    expect(res.status).toBe(200);
-    expect(res.headers.get('content-encoding')).toBeNull();
-    await expect(res.text()).resolves.toBe(text);
-  });
+  ])(
+    'Content-Encoding: %s is decoded: 200 with the plain bytes and no Content-Encoding (Next compresses on its own)',
+    async (coding, body) => {
+      route = (req, res) => {
+        expect(req.headers['accept-encoding']).toBe('identity');
+        res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': coding });
+        res.end(body);
+      };
+      const res = await handlers().GET(get('/packed'));
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-encoding')).toBeNull();
+      await expect(res.text()).resolves.toBe(text);
+    },
+  );
 
   it.each([
     ['zstd', Buffer.from('whatever')],
@@ -68,7 +71,10 @@ describe('answers a Web Response cannot carry', () => {
     };
     const res = await handlers().GET(get('/odd', { cookie: 'refresh-token=refresh-before-1' }));
     expect(res.status).toBe(502);
-    expect(res.headers.getSetCookie()).toEqual([expect.stringMatching(new RegExp(`^auth-token=${fresh}; Path=/; HttpOnly; SameSite=Lax; Max-Age=(599|600)$`)), 'refresh-token=refresh-rotated-1; Path=/; HttpOnly; SameSite=Lax']);
+    expect(res.headers.getSetCookie()).toEqual([
+      expect.stringMatching(new RegExp(`^auth-token=${fresh}; Path=/; HttpOnly; SameSite=Lax; Max-Age=(599|600)$`)),
+      'refresh-token=refresh-rotated-1; Path=/; HttpOnly; SameSite=Lax',
+    ]);
     expect(res.headers.get('cache-control')).toBe('private, no-store');
   });
 

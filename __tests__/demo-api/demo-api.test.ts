@@ -74,7 +74,11 @@ describe('demo API', () => {
 
   it('counts the bytes of a streamed upload', async () => {
     const token = await login();
-    const res = await request(url).post('/upload').set('auth-token', token).set('content-type', 'application/octet-stream').send(Buffer.alloc(123_456));
+    const res = await request(url)
+      .post('/upload')
+      .set('auth-token', token)
+      .set('content-type', 'application/octet-stream')
+      .send(Buffer.alloc(123_456));
     expect(res.body).toEqual({ bytes: 123_456 });
   });
 
@@ -109,7 +113,9 @@ describe('demo API', () => {
     await new Promise<void>((resolve) => graceful.listen(0, '127.0.0.1', resolve));
     const base = `http://127.0.0.1:${(graceful.address() as AddressInfo).port}`;
     try {
-      const { refreshToken } = (await request(base).post('/login').send({ email: 'ada@example.com', password: 'lovelace' })).body as { refreshToken: string };
+      const { refreshToken } = (await request(base).post('/login').send({ email: 'ada@example.com', password: 'lovelace' })).body as {
+        refreshToken: string;
+      };
       const a = await request(base).post('/refresh').send({ refreshToken });
       const b = await request(base).post('/refresh').send({ refreshToken });
       expect(b.status).toBe(200);

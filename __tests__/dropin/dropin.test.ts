@@ -102,7 +102,12 @@ let tarball: string;
 let api: DemoApiProcess;
 
 function run(command: string, args: string[], cwd: string, env: Record<string, string> = {}): string {
-  const result = spawnSync(command, args, { cwd, env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1', ...env }, encoding: 'utf8', timeout: 600_000 });
+  const result = spawnSync(command, args, {
+    cwd,
+    env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1', ...env },
+    encoding: 'utf8',
+    timeout: 600_000,
+  });
   if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed:\n${result.stdout}\n${result.stderr}`);
   return result.stdout;
 }
@@ -130,7 +135,11 @@ function createApp(kind: Kind, nextVersion: string): string {
           'react-dom': ours.devDependencies['react-dom'],
           'next-bff-proxy': `file:${tarball}`,
         },
-        devDependencies: { typescript: typescriptFor(nextVersion), '@types/react': ours.devDependencies['@types/react'], '@types/node': ours.devDependencies['@types/node'] },
+        devDependencies: {
+          typescript: typescriptFor(nextVersion),
+          '@types/react': ours.devDependencies['@types/react'],
+          '@types/node': ours.devDependencies['@types/node'],
+        },
       },
       null,
       2,
@@ -154,11 +163,26 @@ function createApp(kind: Kind, nextVersion: string): string {
 beforeAll(async () => {
   workdir = mkdtempSync(path.join(os.tmpdir(), 'bff-dropin-'));
   // npm pack runs `prepack` (npm run build:lib), so the tarball carries a fresh dist/.
-  const packed = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', workdir], { cwd: ROOT, encoding: 'utf8' })) as Array<{ filename: string; files: Array<{ path: string }> }>;
+  const packed = JSON.parse(
+    execFileSync('npm', ['pack', '--json', '--pack-destination', workdir], { cwd: ROOT, encoding: 'utf8' }),
+  ) as Array<{ filename: string; files: Array<{ path: string }> }>;
   tarball = path.join(workdir, packed[0]?.filename ?? '');
   const shipped = packed[0]?.files.map((file) => file.path) ?? [];
-  expect(shipped.filter((file) => !/^(dist\/(proxy|server-lib|app-router|pages-router)\/|README\.md$|SECURITY\.md$|LICENSE$|package\.json$)/.test(file))).toEqual([]);
-  expect(shipped).toEqual(expect.arrayContaining(['dist/proxy/index.js', 'dist/server-lib/index.js', 'dist/app-router/index.js', 'dist/app-router/index.d.ts', 'dist/pages-router/index.js', 'dist/pages-router/index.d.ts']));
+  expect(
+    shipped.filter(
+      (file) => !/^(dist\/(proxy|server-lib|app-router|pages-router)\/|README\.md$|SECURITY\.md$|LICENSE$|package\.json$)/.test(file),
+    ),
+  ).toEqual([]);
+  expect(shipped).toEqual(
+    expect.arrayContaining([
+      'dist/proxy/index.js',
+      'dist/server-lib/index.js',
+      'dist/app-router/index.js',
+      'dist/app-router/index.d.ts',
+      'dist/pages-router/index.js',
+      'dist/pages-router/index.d.ts',
+    ]),
+  );
   api = await startDemoApi();
 }, 600_000);
 
@@ -177,7 +201,13 @@ function sessionCookies(res: RawResponse): { access: string; refresh: string; co
 }
 
 async function logIn(app: NextApp): Promise<RawResponse> {
-  return rawRequest(app.url, 'POST', '/api/login', { 'content-type': 'application/json', origin: app.url }, JSON.stringify({ email: 'ada@example.com', password: 'lovelace' }));
+  return rawRequest(
+    app.url,
+    'POST',
+    '/api/login',
+    { 'content-type': 'application/json', origin: app.url },
+    JSON.stringify({ email: 'ada@example.com', password: 'lovelace' }),
+  );
 }
 
 const apps = new Map<string, string>();
@@ -193,82 +223,98 @@ const kinds: Array<{ kind: Kind; route: string }> = [
   { kind: 'App Router', route: 'app/api/[...path]/route.ts' },
   { kind: 'hybrid', route: 'pages/api/[...path].ts' },
 ];
-const table = builds.flatMap(([nextVersion, bundler, buildFlags]) => kinds.map(({ kind, route }) => ({ kind, route, nextVersion, bundler, buildFlags: [...buildFlags] })));
+const table = builds.flatMap(([nextVersion, bundler, buildFlags]) =>
+  kinds.map(({ kind, route }) => ({ kind, route, nextVersion, bundler, buildFlags: [...buildFlags] })),
+);
 
-describe.each(table)('the package in a fresh $kind app on Next $nextVersion built with $bundler', ({ kind, route, nextVersion, bundler, buildFlags }) => {
-  // The Pages Router app and the hybrid have the getServerSideProps page; the App Router app and the hybrid the server component.
-  const hasProfile = kind !== 'App Router';
-  const hasDashboard = kind !== 'Pages Router';
-  let app: NextApp;
+describe.each(table)(
+  'the package in a fresh $kind app on Next $nextVersion built with $bundler',
+  ({ kind, route, nextVersion, bundler, buildFlags }) => {
+    // The Pages Router app and the hybrid have the getServerSideProps page; the App Router app and the hybrid the server component.
+    const hasProfile = kind !== 'App Router';
+    const hasDashboard = kind !== 'Pages Router';
+    let app: NextApp;
 
-  beforeAll(async () => {
-    const appDir = apps.get(`${kind} ${nextVersion}`) ?? createApp(kind, nextVersion);
-    apps.set(`${kind} ${nextVersion}`, appDir);
-    run(process.execPath, [path.join(appDir, 'node_modules/next/dist/bin/next'), 'build', ...buildFlags], appDir);
-    app = await startNextApp('.next', { API_URL: api.url }, appDir);
-  }, 600_000);
-  afterAll(() => app?.stop());
+    beforeAll(async () => {
+      const appDir = apps.get(`${kind} ${nextVersion}`) ?? createApp(kind, nextVersion);
+      apps.set(`${kind} ${nextVersion}`, appDir);
+      run(process.execPath, [path.join(appDir, 'node_modules/next/dist/bin/next'), 'build', ...buildFlags], appDir);
+      app = await startNextApp('.next', { API_URL: api.url }, appDir);
+    }, 600_000);
+    afterAll(() => app?.stop());
 
-  let cookie = '';
+    let cookie = '';
 
-  it(`logs in through ${route}: 200, HttpOnly auth-token and refresh-token cookies, the user in the body and no token`, async () => {
-    const res = await logIn(app);
-    expect(res.status).toBe(200);
-    const setCookie = res.headers['set-cookie'] ?? [];
-    expect(setCookie).toHaveLength(2);
-    expect(setCookie[0]).toMatch(/^auth-token=[\w-]+\.[\w-]+\.[\w-]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=\d+$/);
-    expect(setCookie[1]).toMatch(/^refresh-token=[\w-]+\.[\w-]+\.[\w-]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=\d+$/);
-    const session = sessionCookies(res);
-    expect(res.body.toString()).not.toContain(session.access);
-    expect(res.body.toString()).not.toContain(session.refresh);
-    expect(JSON.parse(res.body.toString())).toEqual({ user: { id: 'u1', email: 'ada@example.com', name: 'Ada Lovelace' } });
-    cookie = session.cookie;
-  });
+    it(`logs in through ${route}: 200, HttpOnly auth-token and refresh-token cookies, the user in the body and no token`, async () => {
+      const res = await logIn(app);
+      expect(res.status).toBe(200);
+      const setCookie = res.headers['set-cookie'] ?? [];
+      expect(setCookie).toHaveLength(2);
+      expect(setCookie[0]).toMatch(/^auth-token=[\w-]+\.[\w-]+\.[\w-]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=\d+$/);
+      expect(setCookie[1]).toMatch(/^refresh-token=[\w-]+\.[\w-]+\.[\w-]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=\d+$/);
+      const session = sessionCookies(res);
+      expect(res.body.toString()).not.toContain(session.access);
+      expect(res.body.toString()).not.toContain(session.refresh);
+      expect(JSON.parse(res.body.toString())).toEqual({ user: { id: 'u1', email: 'ada@example.com', name: 'Ada Lovelace' } });
+      cookie = session.cookie;
+    });
 
-  it(`adds an item (201) and lists it (200) through ${route} with the cookie`, async () => {
-    const title = `from the ${kind} app on Next ${nextVersion} (${bundler})`;
-    const added = await rawRequest(app.url, 'POST', '/api/items', { 'content-type': 'application/json', origin: app.url, cookie }, JSON.stringify({ title }));
-    expect(added.status).toBe(201);
-    const { item } = JSON.parse(added.body.toString()) as { item: { id: string; title: string } };
-    expect(item.title).toBe(title);
-    const list = await rawRequest(app.url, 'GET', '/api/items', { cookie });
-    expect(list.status).toBe(200);
-    expect(list.headers['content-type']).toBe('application/json; charset=utf-8');
-    expect((JSON.parse(list.body.toString()) as { items: Array<{ id: string; title: string }> }).items).toContainEqual(expect.objectContaining({ id: item.id, title }));
-  });
+    it(`adds an item (201) and lists it (200) through ${route} with the cookie`, async () => {
+      const title = `from the ${kind} app on Next ${nextVersion} (${bundler})`;
+      const added = await rawRequest(
+        app.url,
+        'POST',
+        '/api/items',
+        { 'content-type': 'application/json', origin: app.url, cookie },
+        JSON.stringify({ title }),
+      );
+      expect(added.status).toBe(201);
+      const { item } = JSON.parse(added.body.toString()) as { item: { id: string; title: string } };
+      expect(item.title).toBe(title);
+      const list = await rawRequest(app.url, 'GET', '/api/items', { cookie });
+      expect(list.status).toBe(200);
+      expect(list.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect((JSON.parse(list.body.toString()) as { items: Array<{ id: string; title: string }> }).items).toContainEqual(
+        expect.objectContaining({ id: item.id, title }),
+      );
+    });
 
-  if (hasProfile) it('renders the getServerSideProps page /profile with the cookie (200), and redirects (307) to /login?next=%2Fprofile without it', async () => {
-    const page = await rawRequest(app.url, 'GET', '/profile', { cookie });
-    expect(page.status).toBe(200);
-    expect(page.body.toString()).toMatch(/Signed in as (<!-- -->)?Ada Lovelace/);
-    const anonymous = await rawRequest(app.url, 'GET', '/profile');
-    expect(anonymous.status).toBe(307);
-    expect(anonymous.headers.location).toBe('/login?next=%2Fprofile');
-  });
+    if (hasProfile)
+      it('renders the getServerSideProps page /profile with the cookie (200), and redirects (307) to /login?next=%2Fprofile without it', async () => {
+        const page = await rawRequest(app.url, 'GET', '/profile', { cookie });
+        expect(page.status).toBe(200);
+        expect(page.body.toString()).toMatch(/Signed in as (<!-- -->)?Ada Lovelace/);
+        const anonymous = await rawRequest(app.url, 'GET', '/profile');
+        expect(anonymous.status).toBe(307);
+        expect(anonymous.headers.location).toBe('/login?next=%2Fprofile');
+      });
 
-  if (hasDashboard) it('renders the server component /dashboard with the cookie (200, the name, no token in the HTML), and redirects (307) to /login?next=%2Fdashboard without it', async () => {
-    const page = await rawRequest(app.url, 'GET', '/dashboard', { cookie });
-    expect(page.status).toBe(200);
-    expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
-    const html = page.body.toString();
-    expect(html).toMatch(/<p>Signed in as (<!-- -->)?Ada Lovelace<\/p>/);
-    for (const part of cookie.split('; ')) expect(html).not.toContain(part.slice(part.indexOf('=') + 1));
-    const anonymous = await rawRequest(app.url, 'GET', '/dashboard');
-    expect(anonymous.status).toBe(307);
-    expect(anonymous.headers.location).toBe('/login?next=%2Fdashboard');
-  });
+    if (hasDashboard)
+      it('renders the server component /dashboard with the cookie (200, the name, no token in the HTML), and redirects (307) to /login?next=%2Fdashboard without it', async () => {
+        const page = await rawRequest(app.url, 'GET', '/dashboard', { cookie });
+        expect(page.status).toBe(200);
+        expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
+        const html = page.body.toString();
+        expect(html).toMatch(/<p>Signed in as (<!-- -->)?Ada Lovelace<\/p>/);
+        for (const part of cookie.split('; ')) expect(html).not.toContain(part.slice(part.indexOf('=') + 1));
+        const anonymous = await rawRequest(app.url, 'GET', '/dashboard');
+        expect(anonymous.status).toBe(307);
+        expect(anonymous.headers.location).toBe('/login?next=%2Fdashboard');
+      });
 
-  if (hasDashboard) it(`refreshes in ${sessionProxyFile(nextVersion).name} before the render: /dashboard with only the refresh cookie answers 200, the name and two new HttpOnly cookies, no token in the HTML`, async () => {
-    const login = sessionCookies(await logIn(app));
-    const page = await rawRequest(app.url, 'GET', '/dashboard', { cookie: `refresh-token=${login.refresh}` });
-    expect(page.status).toBe(200);
-    const renewed = sessionCookies(page);
-    expect(page.headers['set-cookie'] ?? []).toHaveLength(2);
-    expect(renewed.access).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
-    expect(renewed.refresh).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
-    expect(renewed.refresh).not.toBe(login.refresh);
-    const html = page.body.toString();
-    expect(html).toMatch(/<p>Signed in as (<!-- -->)?Ada Lovelace<\/p>/);
-    for (const token of [login.refresh, renewed.access, renewed.refresh]) expect(html).not.toContain(token);
-  });
-});
+    if (hasDashboard)
+      it(`refreshes in ${sessionProxyFile(nextVersion).name} before the render: /dashboard with only the refresh cookie answers 200, the name and two new HttpOnly cookies, no token in the HTML`, async () => {
+        const login = sessionCookies(await logIn(app));
+        const page = await rawRequest(app.url, 'GET', '/dashboard', { cookie: `refresh-token=${login.refresh}` });
+        expect(page.status).toBe(200);
+        const renewed = sessionCookies(page);
+        expect(page.headers['set-cookie'] ?? []).toHaveLength(2);
+        expect(renewed.access).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+        expect(renewed.refresh).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+        expect(renewed.refresh).not.toBe(login.refresh);
+        const html = page.body.toString();
+        expect(html).toMatch(/<p>Signed in as (<!-- -->)?Ada Lovelace<\/p>/);
+        for (const token of [login.refresh, renewed.access, renewed.refresh]) expect(html).not.toContain(token);
+      });
+  },
+);

@@ -39,7 +39,11 @@ export function chunkedBody(body: Buffer, sizes: readonly number[] = [], extensi
   let index = 0;
   while (offset < body.length) {
     const size = Math.max(1, Math.min(sizes[index] ?? body.length, body.length - offset));
-    parts.push(Buffer.from(`${size.toString(16)}${extensions[index] ?? ''}${CRLF}`, 'latin1'), body.subarray(offset, offset + size), Buffer.from(CRLF, 'latin1'));
+    parts.push(
+      Buffer.from(`${size.toString(16)}${extensions[index] ?? ''}${CRLF}`, 'latin1'),
+      body.subarray(offset, offset + size),
+      Buffer.from(CRLF, 'latin1'),
+    );
     offset += size;
     index += 1;
   }
@@ -61,7 +65,11 @@ export interface RawRequest {
 /** The bytes of a well-formed HTTP/1.1 request; `host` goes in the Host header. */
 export function buildRequest(host: string, request: RawRequest): Buffer {
   const body = typeof request.body === 'string' ? Buffer.from(request.body, 'latin1') : (request.body ?? Buffer.alloc(0));
-  const lines = [`${request.method} ${request.target} HTTP/1.1`, `Host: ${host}`, ...(request.headers ?? []).map(([name, value]) => `${name}: ${value}`)];
+  const lines = [
+    `${request.method} ${request.target} HTTP/1.1`,
+    `Host: ${host}`,
+    ...(request.headers ?? []).map(([name, value]) => `${name}: ${value}`),
+  ];
   let framedBody: Buffer = Buffer.alloc(0);
   if (request.framing === 'length') {
     lines.push(`Content-Length: ${body.length}`);
@@ -69,7 +77,10 @@ export function buildRequest(host: string, request: RawRequest): Buffer {
   } else if (request.framing === 'chunked' || request.framing === 'chunked-ext') {
     lines.push('Transfer-Encoding: chunked');
     const sizes = request.chunkSizes ?? (body.length >= 2 ? [Math.floor(body.length / 2)] : []);
-    const extensions = request.framing === 'chunked-ext' ? sizes.concat(body.length).map((_, i) => (i % 2 === 0 ? `;ext=${i + 1}` : `;name="v ${i}";x`)) : [];
+    const extensions =
+      request.framing === 'chunked-ext'
+        ? sizes.concat(body.length).map((_, i) => (i % 2 === 0 ? `;ext=${i + 1}` : `;name="v ${i}";x`))
+        : [];
     framedBody = chunkedBody(body, sizes, extensions);
   } else if (body.length > 0) {
     throw new Error('buildRequest: a body needs a framing');
@@ -91,7 +102,8 @@ function parseChunked(buffer: Buffer, start: number): { body: Buffer; end: numbe
     const lineEnd = buffer.indexOf(CRLF, pos, 'latin1');
     if (lineEnd === -1) return undefined;
     const sizeText = (buffer.toString('latin1', pos, lineEnd).split(';')[0] ?? '').trim();
-    if (!/^[0-9a-fA-F]{1,8}$/.test(sizeText)) throw new Error(`raw-http: bad chunk size line ${JSON.stringify(buffer.toString('latin1', pos, lineEnd))}`);
+    if (!/^[0-9a-fA-F]{1,8}$/.test(sizeText))
+      throw new Error(`raw-http: bad chunk size line ${JSON.stringify(buffer.toString('latin1', pos, lineEnd))}`);
     const size = parseInt(sizeText, 16);
     pos = lineEnd + 2;
     if (size === 0) {
@@ -115,7 +127,8 @@ function parseChunked(buffer: Buffer, start: number): { body: Buffer; end: numbe
 export function parseResponse(buffer: Buffer, isHeadResponse: boolean, peerEnded: boolean): Parsed {
   const headEnd = buffer.indexOf(CRLF + CRLF, 0, 'latin1');
   if (headEnd === -1) {
-    if (peerEnded && buffer.length > 0) throw new Error(`raw-http: connection closed inside a response head: ${JSON.stringify(buffer.toString('latin1'))}`);
+    if (peerEnded && buffer.length > 0)
+      throw new Error(`raw-http: connection closed inside a response head: ${JSON.stringify(buffer.toString('latin1'))}`);
     return undefined;
   }
   const [statusLine = '', ...headerLines] = buffer.toString('latin1', 0, headEnd).split(CRLF);
@@ -146,7 +159,8 @@ export function parseResponse(buffer: Buffer, isHeadResponse: boolean, peerEnded
   }
   const contentLength = headers['content-length'];
   if (contentLength !== undefined) {
-    if (contentLength.length !== 1 || !/^\d+$/.test(contentLength[0] ?? '')) throw new Error(`raw-http: response Content-Length ${JSON.stringify(contentLength)}`);
+    if (contentLength.length !== 1 || !/^\d+$/.test(contentLength[0] ?? ''))
+      throw new Error(`raw-http: response Content-Length ${JSON.stringify(contentLength)}`);
     const end = bodyStart + Number(contentLength[0]);
     if (buffer.length < end) {
       if (peerEnded) throw new Error('raw-http: connection closed inside a Content-Length response body');
@@ -254,7 +268,9 @@ export class RawConnection {
    * `head`: the response answers a HEAD request, so it has no body whatever its headers say.
    * Throws on a malformed or truncated response, and after `timeoutMs` without a whole response.
    */
-  async nextResponse({ head = false, timeoutMs = DEFAULT_TIMEOUT_MS }: { head?: boolean; timeoutMs?: number } = {}): Promise<RawHttpResponse | undefined> {
+  async nextResponse({ head = false, timeoutMs = DEFAULT_TIMEOUT_MS }: { head?: boolean; timeoutMs?: number } = {}): Promise<
+    RawHttpResponse | undefined
+  > {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (this.received.length === 0 && this.peerEnded) return undefined;
@@ -266,7 +282,10 @@ export class RawConnection {
         return parsed.response;
       }
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`raw-http: no complete response within ${timeoutMs} ms; received ${JSON.stringify(this.received.toString('latin1').slice(0, 500))}`);
+      if (left <= 0)
+        throw new Error(
+          `raw-http: no complete response within ${timeoutMs} ms; received ${JSON.stringify(this.received.toString('latin1').slice(0, 500))}`,
+        );
       await this.waitForEvent(left);
     }
   }

@@ -81,7 +81,11 @@ export async function startRecordingUpstream(): Promise<RecordingUpstream> {
         authToken: typeof req.headers['auth-token'] === 'string' ? req.headers['auth-token'] : null,
       };
       const text = JSON.stringify(answer);
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'x-upstream-seq': String(record.seq) });
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(text),
+        'x-upstream-seq': String(record.seq),
+      });
       res.end(text);
     });
   });

@@ -44,7 +44,8 @@ export function recordingLogger(): ProxyLogger & { lines: string[] } {
 /** The proxy on a plain node:http server, as a user without Next would run it. */
 export async function startProxy(options: ApiProxyOptions): Promise<RunningServer & { logger: ReturnType<typeof recordingLogger> }> {
   const logger = recordingLogger();
-  const handler = TRANSPORT === 'app' ? hostRouteHandler(createRouteHandlers({ logger, ...options }).GET) : createApiProxy({ logger, ...options });
+  const handler =
+    TRANSPORT === 'app' ? hostRouteHandler(createRouteHandlers({ logger, ...options }).GET) : createApiProxy({ logger, ...options });
   const running = await listen((req: IncomingMessage, res: ServerResponse) => void handler(req, res));
   return { ...running, logger };
 }
@@ -72,7 +73,13 @@ export interface RawResponse {
 }
 
 /** A request whose target is sent exactly as given (no URL parsing or re-encoding on the way). */
-export function rawRequest(baseUrl: string, method: string, target: string, headers: http.OutgoingHttpHeaders = {}, body?: Buffer | string): Promise<RawResponse> {
+export function rawRequest(
+  baseUrl: string,
+  method: string,
+  target: string,
+  headers: http.OutgoingHttpHeaders = {},
+  body?: Buffer | string,
+): Promise<RawResponse> {
   const { hostname, port } = new URL(baseUrl);
   return new Promise((resolve, reject) => {
     const req = http.request({ hostname, port, method, path: target, headers, agent: false }, (res) => {

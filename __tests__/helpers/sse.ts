@@ -5,7 +5,11 @@ import http from 'node:http';
  * event and then waits until the client has it (bounded) before sending the rest. A proxy that
  * buffered would deliver nothing until the upstream gave up.
  */
-export async function expectEventByEvent(url: string, signal: { clientGotFirst: () => void; upstreamDone: () => boolean }, headers: http.OutgoingHttpHeaders = {}) {
+export async function expectEventByEvent(
+  url: string,
+  signal: { clientGotFirst: () => void; upstreamDone: () => boolean },
+  headers: http.OutgoingHttpHeaders = {},
+) {
   const seen = await new Promise<{ events: string[]; upstreamDoneAtFirst: boolean; encoding: string | undefined }>((resolve, reject) => {
     http
       .get(url, { headers: { accept: 'text/event-stream', ...headers } }, (res) => {

@@ -76,7 +76,16 @@ beforeAll(async () => {
     req.on('error', () => {});
     req.on('end', () => {
       res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ method: req.method, url, bytes, sha256: hash.digest('hex'), token: req.headers['auth-token'] ?? null, cookie: req.headers.cookie ?? null }));
+      res.end(
+        JSON.stringify({
+          method: req.method,
+          url,
+          bytes,
+          sha256: hash.digest('hex'),
+          token: req.headers['auth-token'] ?? null,
+          cookie: req.headers.cookie ?? null,
+        }),
+      );
     });
   });
   buildNextApp(DIST, {}, APP);
@@ -142,7 +151,13 @@ describe('app/api/[...path]/route.ts (createRouteHandlers) under next start', ()
   });
 
   it('captures the login into httpOnly cookies and answers without the tokens', async () => {
-    const res = await rawRequest(app.url, 'POST', '/api/login', { 'content-type': 'application/json', origin: app.url }, '{"email":"a","password":"b"}');
+    const res = await rawRequest(
+      app.url,
+      'POST',
+      '/api/login',
+      { 'content-type': 'application/json', origin: app.url },
+      '{"email":"a","password":"b"}',
+    );
     expect(res.status).toBe(200);
     const cookies = res.headers['set-cookie'] ?? [];
     expect(cookies).toHaveLength(2);
@@ -153,7 +168,13 @@ describe('app/api/[...path]/route.ts (createRouteHandlers) under next start', ()
   });
 
   it('refuses a cross-site login with 403 csrf, before the upstream is called', async () => {
-    const res = await rawRequest(app.url, 'POST', '/api/login', { 'content-type': 'application/json', origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' }, '{}');
+    const res = await rawRequest(
+      app.url,
+      'POST',
+      '/api/login',
+      { 'content-type': 'application/json', origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' },
+      '{}',
+    );
     expect(res.status).toBe(403);
     expect(json(res)).toEqual({ error: { code: 'csrf', message: expect.any(String) } });
     expect(seen).toHaveLength(0);
@@ -163,12 +184,17 @@ describe('app/api/[...path]/route.ts (createRouteHandlers) under next start', ()
     const res = await rawRequest(app.url, 'POST', '/api/logout', { ...sameOrigin, cookie: 'auth-token=x' });
     expect(res.status).toBe(200);
     expect(json(res)).toEqual({ loggedOut: true });
-    expect(res.headers['set-cookie']).toEqual(['auth-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0', 'refresh-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0']);
+    expect(res.headers['set-cookie']).toEqual([
+      'auth-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0',
+      'refresh-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0',
+    ]);
   });
 
   it('refreshes once for five concurrent requests whose access token expired (single flight), each forwarded with the new token', async () => {
     const cookie = `auth-token=${fakeJwt({ sub: 'ada', exp: now() - 10 })}; refresh-token=refresh-ada-old`;
-    const answers = await Promise.all(Array.from({ length: 5 }, (_, i) => rawRequest(app.url, 'GET', `/api/r/${i}`, { ...sameOrigin, cookie })));
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => rawRequest(app.url, 'GET', `/api/r/${i}`, { ...sameOrigin, cookie })),
+    );
     expect(answers.map((res) => res.status)).toEqual([200, 200, 200, 200, 200]);
     expect(refreshes).toBe(1);
     const tokens = new Set(answers.map((res) => json(res).token));
@@ -187,9 +213,13 @@ describe('app/api/[...path]/route.ts (createRouteHandlers) under next start', ()
     const { result, growthMiB } = await peakRss(
       () =>
         new Promise<Record<string, unknown>>((resolve, reject) => {
-          const req = http.request(`${app.url}/api/upload`, { method: 'POST', headers: { ...sameOrigin, 'content-type': 'application/octet-stream', 'content-length': GiB } }, (res) => {
-            readBody(res).then((body) => resolve(JSON.parse(body.toString()) as Record<string, unknown>), reject);
-          });
+          const req = http.request(
+            `${app.url}/api/upload`,
+            { method: 'POST', headers: { ...sameOrigin, 'content-type': 'application/octet-stream', 'content-length': GiB } },
+            (res) => {
+              readBody(res).then((body) => resolve(JSON.parse(body.toString()) as Record<string, unknown>), reject);
+            },
+          );
           req.on('error', reject);
           const chunk = Buffer.alloc(1024 * 1024, 9);
           let sent = 0;
@@ -258,7 +288,10 @@ describe('app/api/[...path]/route.ts (createRouteHandlers) under next start', ()
   });
 
   it('never forwards the x-middleware-* headers a proxy.ts run or a client could add', async () => {
-    const res = await rawRequest(app.url, 'GET', '/api/h', { 'x-middleware-set-cookie': 'auth-token=stolen', 'x-middleware-override-headers': 'cookie' });
+    const res = await rawRequest(app.url, 'GET', '/api/h', {
+      'x-middleware-set-cookie': 'auth-token=stolen',
+      'x-middleware-override-headers': 'cookie',
+    });
     expect(res.status).toBe(200);
     expect(Object.keys(seen[0]?.headers ?? {}).filter((name) => name.startsWith('x-middleware'))).toEqual([]);
   });
@@ -303,7 +336,7 @@ describe('a server component page (requireSession) and proxy.ts (createSessionPr
     expect(html).not.toContain('refresh-ada-');
   });
 
-  it('keeps a prerendered page that carries proxy.ts\'s new cookies out of shared caches (private, no-store)', async () => {
+  it("keeps a prerendered page that carries proxy.ts's new cookies out of shared caches (private, no-store)", async () => {
     const plain = await rawRequest(app.url, 'GET', '/static');
     expect(plain.status).toBe(200);
     expect(plain.headers['set-cookie']).toBeUndefined();
@@ -319,7 +352,10 @@ describe('a server component page (requireSession) and proxy.ts (createSessionPr
     const res = await rawRequest(app.url, 'GET', '/dashboard', { cookie: `auth-token=${expired}; refresh-token=revoked` });
     expect(res.status).toBe(307);
     expect(res.headers.location).toBe('/login?next=%2Fdashboard');
-    expect(res.headers['set-cookie']).toEqual(['auth-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0', 'refresh-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0']);
+    expect(res.headers['set-cookie']).toEqual([
+      'auth-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0',
+      'refresh-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0',
+    ]);
   });
 });
 

@@ -40,13 +40,15 @@ afterAll(async () => {
 });
 
 describe('request framing under next start', () => {
-  it('the reported attack: a DELETE whose chunked body is an unfinished POST /notes does not capture the next user\'s request; the victim gets its own answer and the upstream never receives a /notes request', async () => {
+  it("the reported attack: a DELETE whose chunked body is an unfinished POST /notes does not capture the next user's request; the victim gets its own answer and the upstream never receives a /notes request", async () => {
     upstream.clear();
     // What the attacker wants the upstream to read as a request of its own, completed by the victim's bytes.
     const note = 'POST /notes HTTP/1.1\r\nHost: api\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 500\r\n\r\nnote=';
     const attacker = await RawConnection.open(app.url);
     try {
-      attacker.write(buildRequest(hostOf(app.url), { method: 'DELETE', target: '/api/items/42', framing: 'chunked', body: note, chunkSizes: [16, 16] }));
+      attacker.write(
+        buildRequest(hostOf(app.url), { method: 'DELETE', target: '/api/items/42', framing: 'chunked', body: note, chunkSizes: [16, 16] }),
+      );
       const attackerAnswer = await attempt(attacker.readResponse({ timeoutMs: 2_000 }));
       const victim = await attempt(sendVictimRequest(app.url, 2_000));
       await delay(SETTLE_MS);
@@ -60,8 +62,18 @@ describe('request framing under next start', () => {
       expect(framingHeaders(requests[0])).toEqual({ 'transfer-encoding': 'chunked' });
       expect(requests.filter((r) => r.body.toString('latin1').includes(VICTIM_TOKEN))).toEqual([]);
       expect(requests[1]?.headers['auth-token']).toBe(VICTIM_TOKEN);
-      expectOwnAnswer(received(attackerAnswer, "the attacker's DELETE"), requests[0], { method: 'DELETE', url: '/items/42', body: note, authToken: null });
-      expectOwnAnswer(received(victim, "the victim's request"), requests[1], { method: 'GET', url: '/me', body: '', authToken: VICTIM_TOKEN });
+      expectOwnAnswer(received(attackerAnswer, "the attacker's DELETE"), requests[0], {
+        method: 'DELETE',
+        url: '/items/42',
+        body: note,
+        authToken: null,
+      });
+      expectOwnAnswer(received(victim, "the victim's request"), requests[1], {
+        method: 'GET',
+        url: '/me',
+        body: '',
+        authToken: VICTIM_TOKEN,
+      });
     } finally {
       attacker.destroy();
     }
@@ -77,14 +89,23 @@ describe('request framing under next start', () => {
   });
 
   describe('malformed framings', () => {
-    it.each(MALFORMED_CASES.map((c) => [c.name, REFUSED_BY[c.next], c] as const))('%s: refused by %s, the connection closed; the upstream receives nothing from it, the victim gets its own answer', async (_name, _by, malformed) => {
-      const observed = await runSingleRequest(app.url, upstream, malformed.bytes(hostOf(app.url)));
-      expectRefusal(observed.response, observed.closed, malformed.next);
-      expectOnlyTheVictimUpstream(observed);
-    });
+    it.each(MALFORMED_CASES.map((c) => [c.name, REFUSED_BY[c.next], c] as const))(
+      '%s: refused by %s, the connection closed; the upstream receives nothing from it, the victim gets its own answer',
+      async (_name, _by, malformed) => {
+        const observed = await runSingleRequest(app.url, upstream, malformed.bytes(hostOf(app.url)));
+        expectRefusal(observed.response, observed.closed, malformed.next);
+        expectOnlyTheVictimUpstream(observed);
+      },
+    );
 
-    it.each(EQUIVALENT_CASES.map((c) => [c.name, c] as const))('%s: forwarded as one request with the body "hello", the connection kept open; the victim gets its own answer', async (_name, equivalent) => {
-      expectEquivalentCase(await runSingleRequest(app.url, upstream, equivalent.bytes(hostOf(app.url)), { closeWithinMs: 100 }), equivalent);
-    });
+    it.each(EQUIVALENT_CASES.map((c) => [c.name, c] as const))(
+      '%s: forwarded as one request with the body "hello", the connection kept open; the victim gets its own answer',
+      async (_name, equivalent) => {
+        expectEquivalentCase(
+          await runSingleRequest(app.url, upstream, equivalent.bytes(hostOf(app.url)), { closeWithinMs: 100 }),
+          equivalent,
+        );
+      },
+    );
   });
 });

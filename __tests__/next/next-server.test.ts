@@ -58,7 +58,13 @@ describe('the catch-all route under next start', () => {
 
   it('streams a 5 MB body untouched (the body parser is off: its limit is 1 MB)', async () => {
     const body = Buffer.alloc(5 * 1024 * 1024, 3);
-    const res = await rawRequest(app.url, 'POST', '/api/upload', { 'content-type': 'application/json', 'sec-fetch-site': 'same-origin', cookie: 'auth-token=t-next; theme=dark' }, body);
+    const res = await rawRequest(
+      app.url,
+      'POST',
+      '/api/upload',
+      { 'content-type': 'application/json', 'sec-fetch-site': 'same-origin', cookie: 'auth-token=t-next; theme=dark' },
+      body,
+    );
     expect(res.status).toBe(200);
     expect(JSON.parse(res.body.toString())).toEqual({
       url: '/v1/upload',
@@ -77,17 +83,29 @@ describe('the catch-all route under next start', () => {
   });
 
   it('captures the login into an httpOnly cookie', async () => {
-    const res = await rawRequest(app.url, 'POST', '/api/login', { 'content-type': 'application/json', origin: app.url }, '{"email":"a","password":"b"}');
+    const res = await rawRequest(
+      app.url,
+      'POST',
+      '/api/login',
+      { 'content-type': 'application/json', origin: app.url },
+      '{"email":"a","password":"b"}',
+    );
     expect(res.status).toBe(200);
     // No refresh token in this answer: the refresh cookie is cleared (a login replaces both).
-    expect(res.headers['set-cookie']).toEqual(['auth-token=next-token-1; Path=/; HttpOnly; SameSite=Lax', 'refresh-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0']);
+    expect(res.headers['set-cookie']).toEqual([
+      'auth-token=next-token-1; Path=/; HttpOnly; SameSite=Lax',
+      'refresh-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0',
+    ]);
     expect(res.body.toString()).toBe('{"user":{"name":"Ada"}}');
   });
 
   it('answers logout itself', async () => {
     const res = await rawRequest(app.url, 'POST', '/api/logout', { cookie: 'auth-token=x', 'sec-fetch-site': 'same-origin' });
     expect(res.status).toBe(200);
-    expect(res.headers['set-cookie']).toEqual(['auth-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0', 'refresh-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0']);
+    expect(res.headers['set-cookie']).toEqual([
+      'auth-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0',
+      'refresh-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0',
+    ]);
   });
 
   it('passes server-sent events event by event, with no compression on the way (Accept-Encoding: gzip)', async () => {

@@ -61,12 +61,15 @@ describe('rewrites around the proxy under next start', () => {
     expect(await upstreamUrlFor('/api/legacy/old')).toBe('/moved/target');
   });
 
-  it.each(['/api/%69nternal/secrets', '/api/internal;x/secrets'])('refuses %s, which the fence does not match, with 400 bad_path', async (target) => {
-    const res = await rawRequest(app.url, 'GET', target, { 'sec-fetch-site': 'same-origin' });
-    expect(res.status).toBe(400);
-    expect(JSON.parse(res.body.toString())).toEqual({ error: { code: 'bad_path', message: expect.any(String) } });
-    expect(seen).toEqual([]);
-  });
+  it.each(['/api/%69nternal/secrets', '/api/internal;x/secrets'])(
+    'refuses %s, which the fence does not match, with 400 bad_path',
+    async (target) => {
+      const res = await rawRequest(app.url, 'GET', target, { 'sec-fetch-site': 'same-origin' });
+      expect(res.status).toBe(400);
+      expect(JSON.parse(res.body.toString())).toEqual({ error: { code: 'bad_path', message: expect.any(String) } });
+      expect(seen).toEqual([]);
+    },
+  );
 
   it('still refuses an encoded separator that a rewrite carries into the prefix', async () => {
     const res = await rawRequest(app.url, 'GET', '/backend/a%2Fb', { 'sec-fetch-site': 'same-origin' });

@@ -56,14 +56,22 @@ describe('under concurrency', () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 100 });
     try {
       const logins = Array.from({ length: LOGINS }, (_, i) =>
-        send(agent, `${proxy.url}/api/login`, 'POST', JSON.stringify({ email: `user${i}@example.com`, password: 'pw' })).then((answer) => ({ i, answer })),
+        send(agent, `${proxy.url}/api/login`, 'POST', JSON.stringify({ email: `user${i}@example.com`, password: 'pw' })).then((answer) => ({
+          i,
+          answer,
+        })),
       );
-      const gets = Array.from({ length: GETS }, (_, i) => send(agent, `${proxy.url}/api/items/${i}`, 'GET').then((answer) => ({ i, answer })));
+      const gets = Array.from({ length: GETS }, (_, i) =>
+        send(agent, `${proxy.url}/api/items/${i}`, 'GET').then((answer) => ({ i, answer })),
+      );
       const [loginResults, getResults] = await Promise.all([Promise.all(logins), Promise.all(gets)]);
 
       for (const { i, answer } of loginResults) {
         expect(answer.status).toBe(200);
-        expect(answer.headers['set-cookie']).toEqual([`auth-token=token-for-user${i}examplecom; Path=/; HttpOnly; SameSite=Lax`, 'refresh-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0']);
+        expect(answer.headers['set-cookie']).toEqual([
+          `auth-token=token-for-user${i}examplecom; Path=/; HttpOnly; SameSite=Lax`,
+          'refresh-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0',
+        ]);
         expect(answer.body).toBe(JSON.stringify({ user: { email: `user${i}@example.com` } }));
       }
       for (const { i, answer } of getResults) {

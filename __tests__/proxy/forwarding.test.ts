@@ -256,7 +256,13 @@ describe('Expect: 100-continue', () => {
         let gotContinue = false;
         const req = http.request(`${viaProxy.url}/api/things`, {
           method: 'POST',
-          headers: { expect: '100-continue', cookie: 'auth-token=t-expect', 'sec-fetch-site': 'same-origin', 'content-type': 'text/plain', 'content-length': '5' },
+          headers: {
+            expect: '100-continue',
+            cookie: 'auth-token=t-expect',
+            'sec-fetch-site': 'same-origin',
+            'content-type': 'text/plain',
+            'content-length': '5',
+          },
         });
         req.on('continue', () => {
           gotContinue = true;

@@ -60,7 +60,9 @@ describe('a successful login', () => {
   it('reads the token from a dotted path', async () => {
     const dotted = await startProxy({ apiUrl: API, login: { tokenField: 'data.accessToken' } });
     try {
-      nock(API).post('/login').reply(200, { data: { accessToken: TOKEN, scope: 'all' } });
+      nock(API)
+        .post('/login')
+        .reply(200, { data: { accessToken: TOKEN, scope: 'all' } });
       const res = await login(dotted);
       expect(res.status).toBe(200);
       expect(res.headers['set-cookie']?.[0]).toMatch(new RegExp(`^auth-token=${TOKEN};`));
@@ -117,7 +119,10 @@ describe('a successful login', () => {
     try {
       nock(API).post('/login').reply(200, { authToken: TOKEN });
       const res = await login(strict);
-      expect(res.headers['set-cookie']).toEqual([`sid=${TOKEN}; Path=/; HttpOnly; SameSite=Strict; Secure`, '__Host-refresh-token=; Path=/; HttpOnly; SameSite=Strict; Secure; Max-Age=0']);
+      expect(res.headers['set-cookie']).toEqual([
+        `sid=${TOKEN}; Path=/; HttpOnly; SameSite=Strict; Secure`,
+        '__Host-refresh-token=; Path=/; HttpOnly; SameSite=Strict; Secure; Max-Age=0',
+      ]);
     } finally {
       await strict.close();
     }
@@ -127,7 +132,10 @@ describe('a successful login', () => {
     nock(API)
       .post('/login')
       .matchHeader('accept-encoding', 'identity')
-      .reply(200, zlib.gzipSync(JSON.stringify({ authToken: TOKEN, user: 'ada' })), { 'content-encoding': 'gzip', 'content-type': 'application/json' });
+      .reply(200, zlib.gzipSync(JSON.stringify({ authToken: TOKEN, user: 'ada' })), {
+        'content-encoding': 'gzip',
+        'content-type': 'application/json',
+      });
     const res = await login().set('accept-encoding', 'gzip');
     expect(res.status).toBe(200);
     expect(res.headers['content-encoding']).toBeUndefined();
@@ -136,7 +144,13 @@ describe('a successful login', () => {
   });
 
   it('passes upstream headers on except its cookies and the ones describing the old body', async () => {
-    nock(API).post('/login').reply(200, { authToken: TOKEN }, { 'x-request-id': 'r-9', etag: '"abc"', 'set-cookie': 'upstream=1', 'cache-control': 'public, max-age=60' });
+    nock(API)
+      .post('/login')
+      .reply(
+        200,
+        { authToken: TOKEN },
+        { 'x-request-id': 'r-9', etag: '"abc"', 'set-cookie': 'upstream=1', 'cache-control': 'public, max-age=60' },
+      );
     const res = await login();
     expect(res.headers['x-request-id']).toBe('r-9');
     expect(res.headers.etag).toBeUndefined();
@@ -144,12 +158,15 @@ describe('a successful login', () => {
     expect(res.headers['set-cookie']).toEqual([`auth-token=${TOKEN}; Path=/; HttpOnly; SameSite=Lax`, NO_REFRESH]);
   });
 
-  it.each(['/api/login;x', '/api/%6cogin'])('refuses %s with 400 bad_path, the upstream not called (a form of /login a rewrite would not match)', async (path) => {
-    const res = await rawRequest(proxy.url, 'POST', path, { 'content-type': 'application/json', 'sec-fetch-site': 'same-origin' }, '{}');
-    expect(res.status).toBe(400);
-    expect(JSON.parse(res.body.toString())).toEqual({ error: { code: 'bad_path', message: expect.any(String) } });
-    expect(res.headers['set-cookie']).toBeUndefined();
-  });
+  it.each(['/api/login;x', '/api/%6cogin'])(
+    'refuses %s with 400 bad_path, the upstream not called (a form of /login a rewrite would not match)',
+    async (path) => {
+      const res = await rawRequest(proxy.url, 'POST', path, { 'content-type': 'application/json', 'sec-fetch-site': 'same-origin' }, '{}');
+      expect(res.status).toBe(400);
+      expect(JSON.parse(res.body.toString())).toEqual({ error: { code: 'bad_path', message: expect.any(String) } });
+      expect(res.headers['set-cookie']).toBeUndefined();
+    },
+  );
 
   it.each(['/api/LOGIN', '/api/login/', '/api/login?x=1', '/api/Login.json', '/api/login%20'])(
     'intercepts %s as the login too',
@@ -202,12 +219,42 @@ describe('a login answer that cannot be used gives 502 bad_login_response and no
     ['a token with a semicolon', () => nock(API).post('/login').reply(200, { authToken: 'abc;Domain=evil.test' })],
     ['a token with CR LF', () => nock(API).post('/login').reply(200, { authToken: 'abc\r\nSet-Cookie: x=1' })],
     ['a token with a comma', () => nock(API).post('/login').reply(200, { authToken: 'a,b' })],
-    ['a token that would make a cookie over 4096 bytes', () => nock(API).post('/login').reply(200, { authToken: 'a'.repeat(4096 - 'auth-token'.length + 1) })],
-    ['a JWT that has already expired', () => nock(API).post('/login').reply(200, { authToken: fakeJwt({ exp: Math.floor(Date.now() / 1000) - 10 }) })],
-    ['an answer over the 64 KiB cap', () => nock(API).post('/login').reply(200, { authToken: TOKEN, padding: 'x'.repeat(70_000) })],
-    ['a gzip bomb over the cap once decoded', () => nock(API).post('/login').reply(200, zlib.gzipSync(Buffer.alloc(10_000_000, 32)), { 'content-encoding': 'gzip' })],
+    [
+      'a token that would make a cookie over 4096 bytes',
+      () =>
+        nock(API)
+          .post('/login')
+          .reply(200, { authToken: 'a'.repeat(4096 - 'auth-token'.length + 1) }),
+    ],
+    [
+      'a JWT that has already expired',
+      () =>
+        nock(API)
+          .post('/login')
+          .reply(200, { authToken: fakeJwt({ exp: Math.floor(Date.now() / 1000) - 10 }) }),
+    ],
+    [
+      'an answer over the 64 KiB cap',
+      () =>
+        nock(API)
+          .post('/login')
+          .reply(200, { authToken: TOKEN, padding: 'x'.repeat(70_000) }),
+    ],
+    [
+      'a gzip bomb over the cap once decoded',
+      () =>
+        nock(API)
+          .post('/login')
+          .reply(200, zlib.gzipSync(Buffer.alloc(10_000_000, 32)), { 'content-encoding': 'gzip' }),
+    ],
     ['an encoding that cannot be decoded', () => nock(API).post('/login').reply(200, 'xx', { 'content-encoding': 'compress' })],
-    ['a gzip header over plain bytes', () => nock(API).post('/login').reply(200, JSON.stringify({ authToken: TOKEN }), { 'content-encoding': 'gzip' })],
+    [
+      'a gzip header over plain bytes',
+      () =>
+        nock(API)
+          .post('/login')
+          .reply(200, JSON.stringify({ authToken: TOKEN }), { 'content-encoding': 'gzip' }),
+    ],
   ];
 
   it.each(cases)('%s', async (_name, upstream) => {

@@ -54,7 +54,11 @@ describe('logout', () => {
   it('tells the upstream, with the token, when logout.upstreamPath is set', async () => {
     const proxy = await startProxy({ apiUrl: `${API}/v1`, logout: { upstreamPath: '/session/end' } });
     try {
-      const told = nock(API).post('/v1/session/end').matchHeader('auth-token', 't1').matchHeader('cookie', (value) => value === undefined).reply(204);
+      const told = nock(API)
+        .post('/v1/session/end')
+        .matchHeader('auth-token', 't1')
+        .matchHeader('cookie', (value) => value === undefined)
+        .reply(204);
       const res = await request(proxy.url).post('/api/logout').set('sec-fetch-site', 'same-origin').set('cookie', 'auth-token=t1');
       expect(res.status).toBe(200);
       expect(res.headers['set-cookie']).toEqual(CLEARED);

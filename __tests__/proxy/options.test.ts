@@ -27,7 +27,10 @@ describe('resolveOptions', () => {
     process.env.API_TIMEOUT_MS = '1500';
     process.env.TRUST_PROXY = 'true';
     expect(resolveOptions({ apiUrl: 'http://a.test' })).toMatchObject({ timeoutMs: 1500, trustProxy: true });
-    expect(resolveOptions({ apiUrl: 'http://a.test', timeoutMs: 10, trustProxy: false })).toMatchObject({ timeoutMs: 10, trustProxy: false });
+    expect(resolveOptions({ apiUrl: 'http://a.test', timeoutMs: 10, trustProxy: false })).toMatchObject({
+      timeoutMs: 10,
+      trustProxy: false,
+    });
   });
 
   it.each([

@@ -47,7 +47,9 @@ async function startFakeApi(): Promise<FakeApi> {
     if (req.url === '/login') {
       const fresh = accessToken('login', 600);
       api.valid.add(fresh);
-      return void res.end(JSON.stringify({ authToken: fresh, refreshToken: fakeJwt({ typ: 'refresh', exp: now() + 86_400 }), user: 'ada' }));
+      return void res.end(
+        JSON.stringify({ authToken: fresh, refreshToken: fakeJwt({ typ: 'refresh', exp: now() + 86_400 }), user: 'ada' }),
+      );
     }
     if (!token || !api.valid.has(token)) return void res.writeHead(401).end('{"error":"unauthorized"}');
     res.end(JSON.stringify({ path: req.url, token }));
@@ -94,7 +96,10 @@ describe('capture at login', () => {
     const viaCookie = await startProxy({ apiUrl: upstream.url, refresh: { maxAgeSeconds: 3600 } });
     try {
       const res = await request(viaCookie.url).post('/api/login').set(same).send({});
-      expect(cookiesOf(res)).toEqual(['auth-token=at-1; Path=/; HttpOnly; SameSite=Lax', 'refresh-token=rt-from-cookie; Path=/; HttpOnly; SameSite=Lax; Max-Age=3600']);
+      expect(cookiesOf(res)).toEqual([
+        'auth-token=at-1; Path=/; HttpOnly; SameSite=Lax',
+        'refresh-token=rt-from-cookie; Path=/; HttpOnly; SameSite=Lax; Max-Age=3600',
+      ]);
       expect(res.text).not.toContain('rt-from-cookie');
     } finally {
       await viaCookie.close();
@@ -185,16 +190,23 @@ describe('refresh before forwarding', () => {
 
   it('a refused refresh clears both cookies and answers 401 session_expired', async () => {
     api.mode = 'refuse';
-    const res = await request(proxy.url).get('/api/items').set('cookie', `auth-token=${accessToken('old', -5)}; refresh-token=refresh-gen0`);
+    const res = await request(proxy.url)
+      .get('/api/items')
+      .set('cookie', `auth-token=${accessToken('old', -5)}; refresh-token=refresh-gen0`);
     expect(res.status).toBe(401);
     expect(res.body).toEqual({ error: { code: 'session_expired', message: expect.any(String) } });
-    expect(cookiesOf(res)).toEqual(['auth-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0', 'refresh-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0']);
+    expect(cookiesOf(res)).toEqual([
+      'auth-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0',
+      'refresh-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0',
+    ]);
     expect(api.calls.map((call) => call.path)).toEqual(['/refresh']);
   });
 
   it('an upstream 500 during refresh gives 503 refresh_unavailable and keeps the cookies', async () => {
     api.mode = 'error';
-    const res = await request(proxy.url).get('/api/items').set('cookie', `auth-token=${accessToken('old', -5)}; refresh-token=refresh-gen0`);
+    const res = await request(proxy.url)
+      .get('/api/items')
+      .set('cookie', `auth-token=${accessToken('old', -5)}; refresh-token=refresh-gen0`);
     expect(res.status).toBe(503);
     expect(res.body).toEqual({ error: { code: 'refresh_unavailable', message: expect.any(String) } });
     expect(res.headers['set-cookie']).toBeUndefined();
@@ -205,7 +217,9 @@ describe('refresh before forwarding', () => {
     await down.close();
     const offline = await startProxy({ apiUrl: down.url });
     try {
-      const res = await request(offline.url).get('/api/items').set('cookie', `auth-token=${accessToken('old', -5)}; refresh-token=r0`);
+      const res = await request(offline.url)
+        .get('/api/items')
+        .set('cookie', `auth-token=${accessToken('old', -5)}; refresh-token=r0`);
       expect(res.status).toBe(502);
       expect(res.body.error.code).toBe('upstream_unavailable');
       expect(res.headers['set-cookie']).toBeUndefined();
@@ -225,13 +239,20 @@ describe('refresh after an upstream 401', () => {
   });
 
   it('retries DELETE without a body too', async () => {
-    const res = await request(proxy.url).delete('/api/items/1').set(same).set('cookie', 'auth-token=revoked-opaque; refresh-token=refresh-gen0');
+    const res = await request(proxy.url)
+      .delete('/api/items/1')
+      .set(same)
+      .set('cookie', 'auth-token=revoked-opaque; refresh-token=refresh-gen0');
     expect(res.status).toBe(200);
     expect(api.refreshCalls()).toBe(1);
   });
 
   it('never replays a streamed body: a POST gets the 401 as it is', async () => {
-    const res = await request(proxy.url).post('/api/items').set(same).set('cookie', 'auth-token=revoked-opaque; refresh-token=refresh-gen0').send({ title: 'x' });
+    const res = await request(proxy.url)
+      .post('/api/items')
+      .set(same)
+      .set('cookie', 'auth-token=revoked-opaque; refresh-token=refresh-gen0')
+      .send({ title: 'x' });
     expect(res.status).toBe(401);
     expect(api.refreshCalls()).toBe(0);
   });
@@ -330,6 +351,9 @@ describe('server-lib refreshes too', () => {
     api.mode = 'refuse';
     const refused = fakeContext('refresh-token=other');
     await expect(getSession(refused, { apiUrl: api.url })).resolves.toEqual({ authenticated: false, expiresAt: null });
-    expect(refused.res.getHeader('set-cookie')).toEqual(['auth-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0', 'refresh-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0']);
+    expect(refused.res.getHeader('set-cookie')).toEqual([
+      'auth-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0',
+      'refresh-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0',
+    ]);
   });
 });

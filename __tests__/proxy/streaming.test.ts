@@ -58,11 +58,15 @@ describe('streaming 100 MB each way', () => {
 
   it('delivers a 100 MB chunked upload byte-complete', async () => {
     const answer = await new Promise<string>((resolve, reject) => {
-      const req = http.request(`${proxy.url}/api/upload`, { method: 'POST', headers: { 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' } }, (res) => {
-        let text = '';
-        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-        res.on('end', () => resolve(text));
-      });
+      const req = http.request(
+        `${proxy.url}/api/upload`,
+        { method: 'POST', headers: { 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' } },
+        (res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          res.on('end', () => resolve(text));
+        },
+      );
       req.on('error', reject);
       void writeAll(req);
     });

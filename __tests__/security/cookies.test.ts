@@ -29,7 +29,10 @@ describe('session cookie options', () => {
     try {
       nock(API).post('/login').reply(200, { authToken: TOKEN });
       const res = await login(proxy.url);
-      expect(res.headers['set-cookie']).toEqual([`__Host-session=${TOKEN}; Path=/; HttpOnly; SameSite=Lax; Secure`, '__Host-refresh-token=; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=0']);
+      expect(res.headers['set-cookie']).toEqual([
+        `__Host-session=${TOKEN}; Path=/; HttpOnly; SameSite=Lax; Secure`,
+        '__Host-refresh-token=; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=0',
+      ]);
       nock(API).get('/me').matchHeader('auth-token', TOKEN).reply(200, {});
       expect((await request(proxy.url).get('/api/me').set('cookie', `__Host-session=${TOKEN}`)).status).toBe(200);
     } finally {

@@ -38,14 +38,20 @@ function expectRefused(res: request.Response) {
 }
 
 describe('CSRF defence (on by default)', () => {
-  it.each(['POST', 'PUT', 'PATCH', 'DELETE'])('refuses a cross-site %s that carries the session, without calling the API', async (method) => {
-    await withProxy({}, async (proxy) => {
-      const res = await request(proxy.url)[method.toLowerCase() as 'post']('/api/items').set('cookie', `auth-token=${TOKEN}`).set('sec-fetch-site', 'cross-site');
-      expectRefused(res);
-      expect(upstreamCalls).toEqual([]);
-      expectNoTokenLeak(TOKEN, proxy.logger, res);
-    });
-  });
+  it.each(['POST', 'PUT', 'PATCH', 'DELETE'])(
+    'refuses a cross-site %s that carries the session, without calling the API',
+    async (method) => {
+      await withProxy({}, async (proxy) => {
+        const res = await request(proxy.url)
+          [method.toLowerCase() as 'post']('/api/items')
+          .set('cookie', `auth-token=${TOKEN}`)
+          .set('sec-fetch-site', 'cross-site');
+        expectRefused(res);
+        expect(upstreamCalls).toEqual([]);
+        expectNoTokenLeak(TOKEN, proxy.logger, res);
+      });
+    },
+  );
 
   it('refuses same-site by default and accepts it with csrf.trustSameSite', async () => {
     await withProxy({}, async (proxy) => {
@@ -100,7 +106,9 @@ describe('CSRF defence (on by default)', () => {
 
   it('lets safe methods and session-less requests through (nothing to forge)', async () => {
     await withProxy({}, async (proxy) => {
-      expect((await request(proxy.url).get('/api/items').set('cookie', `auth-token=${TOKEN}`).set('sec-fetch-site', 'cross-site')).status).toBe(200);
+      expect(
+        (await request(proxy.url).get('/api/items').set('cookie', `auth-token=${TOKEN}`).set('sec-fetch-site', 'cross-site')).status,
+      ).toBe(200);
       expect((await request(proxy.url).post('/api/public').set('sec-fetch-site', 'cross-site')).status).toBe(200);
     });
   });
@@ -136,7 +144,9 @@ describe('CSRF defence (on by default)', () => {
 
   it('can be switched off explicitly (csrf: false)', async () => {
     await withProxy({ csrf: false }, async (proxy) => {
-      expect((await request(proxy.url).post('/api/items').set('cookie', `auth-token=${TOKEN}`).set('sec-fetch-site', 'cross-site')).status).toBe(200);
+      expect(
+        (await request(proxy.url).post('/api/items').set('cookie', `auth-token=${TOKEN}`).set('sec-fetch-site', 'cross-site')).status,
+      ).toBe(200);
     });
   });
 

@@ -59,30 +59,51 @@ describe('request framing through the proxy on node:http', () => {
   });
 
   describe('malformed framings', () => {
-    it.each(MALFORMED_CASES.map((c) => [c.name, REFUSED_BY[c.plain], c] as const))('%s: refused by %s, the connection closed; the upstream receives nothing from it, the victim gets its own answer', async (_name, _by, malformed) => {
-      const observed = await runSingleRequest(proxy.url, upstream, malformed.bytes(hostOf(proxy.url)));
-      expectRefusal(observed.response, observed.closed, malformed.plain);
-      expectOnlyTheVictimUpstream(observed);
-    });
+    it.each(MALFORMED_CASES.map((c) => [c.name, REFUSED_BY[c.plain], c] as const))(
+      '%s: refused by %s, the connection closed; the upstream receives nothing from it, the victim gets its own answer',
+      async (_name, _by, malformed) => {
+        const observed = await runSingleRequest(proxy.url, upstream, malformed.bytes(hostOf(proxy.url)));
+        expectRefusal(observed.response, observed.closed, malformed.plain);
+        expectOnlyTheVictimUpstream(observed);
+      },
+    );
 
-    it.each(EQUIVALENT_CASES.map((c) => [c.name, c] as const))('%s: forwarded as one request with the body "hello", the connection kept open; the victim gets its own answer', async (_name, equivalent) => {
-      expectEquivalentCase(await runSingleRequest(proxy.url, upstream, equivalent.bytes(hostOf(proxy.url)), { closeWithinMs: 100 }), equivalent);
-    });
+    it.each(EQUIVALENT_CASES.map((c) => [c.name, c] as const))(
+      '%s: forwarded as one request with the body "hello", the connection kept open; the victim gets its own answer',
+      async (_name, equivalent) => {
+        expectEquivalentCase(
+          await runSingleRequest(proxy.url, upstream, equivalent.bytes(hostOf(proxy.url)), { closeWithinMs: 100 }),
+          equivalent,
+        );
+      },
+    );
   });
 
   describe('bodies that do not end where the framing says', () => {
     it('chunk data longer than its size line: Node answers 400 after the 3 declared bytes went upstream; that one upstream request is cut off and nothing else arrives', async () => {
       const host = hostOf(proxy.url);
-      const observed = await runSingleRequest(proxy.url, upstream, `POST ${PROBE_PATH} HTTP/1.1\r\nHost: ${host}\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhello\r\n0\r\n\r\n`);
+      const observed = await runSingleRequest(
+        proxy.url,
+        upstream,
+        `POST ${PROBE_PATH} HTTP/1.1\r\nHost: ${host}\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhello\r\n0\r\n\r\n`,
+      );
       expectRefusal(observed.response, observed.closed, 'node-400');
-      expect(observed.requests.map((r) => `${r.method} ${r.url} ${r.state}`)).toEqual([`POST ${PROBE_UPSTREAM_URL} aborted`, 'GET /me complete']);
+      expect(observed.requests.map((r) => `${r.method} ${r.url} ${r.state}`)).toEqual([
+        `POST ${PROBE_UPSTREAM_URL} aborted`,
+        'GET /me complete',
+      ]);
       expect(observed.requests[0]?.body.toString('latin1')).toBe('hel');
       // The upstream's parser saw the connection end inside a chunk: the cut, not a second message.
       expect(observed.parseErrors).toEqual(['HPE_INVALID_EOF_STATE']);
-      expectOwnAnswer(received(observed.victim, "the victim's request"), observed.requests[1], { method: 'GET', url: '/me', body: '', authToken: VICTIM_TOKEN });
+      expectOwnAnswer(received(observed.victim, "the victim's request"), observed.requests[1], {
+        method: 'GET',
+        url: '/me',
+        body: '',
+        authToken: VICTIM_TOKEN,
+      });
     });
 
-    it('a Content-Length shorter than the body: the upstream gets the declared 3 bytes; the rest is the client\'s own next request (POST /notes), answered 404 not_found by the proxy and never sent upstream', async () => {
+    it("a Content-Length shorter than the body: the upstream gets the declared 3 bytes; the rest is the client's own next request (POST /notes), answered 404 not_found by the proxy and never sent upstream", async () => {
       upstream.clear();
       const client = await RawConnection.open(proxy.url);
       try {
@@ -91,7 +112,10 @@ describe('request framing through the proxy on node:http', () => {
         const second = await client.readResponse();
         const victim = await sendVictimRequest(proxy.url);
         await delay(SETTLE_MS);
-        expect(upstream.requests.map((r) => `${r.method} ${r.url} ${r.state}`)).toEqual([`POST ${PROBE_UPSTREAM_URL} complete`, 'GET /me complete']);
+        expect(upstream.requests.map((r) => `${r.method} ${r.url} ${r.state}`)).toEqual([
+          `POST ${PROBE_UPSTREAM_URL} complete`,
+          'GET /me complete',
+        ]);
         expect(upstream.parseErrors).toEqual([]);
         expect(framingHeaders(upstream.requests[0])).toEqual({ 'content-length': '3' });
         expectOwnAnswer(first, upstream.requests[0], { method: 'POST', url: PROBE_UPSTREAM_URL, body: 'abc', authToken: null });
@@ -116,7 +140,10 @@ describe('request framing through the proxy on node:http', () => {
         await waitFor(() => upstream.requests[0]?.state !== 'receiving', 2_000, 'the upstream request to end');
         const victim = await sendVictimRequest(proxy.url);
         await delay(SETTLE_MS);
-        expect(upstream.requests.map((r) => `${r.method} ${r.url} ${r.state}`)).toEqual([`DELETE ${PROBE_UPSTREAM_URL} aborted`, 'GET /me complete']);
+        expect(upstream.requests.map((r) => `${r.method} ${r.url} ${r.state}`)).toEqual([
+          `DELETE ${PROBE_UPSTREAM_URL} aborted`,
+          'GET /me complete',
+        ]);
         expect(upstream.requests[0]?.body.toString('latin1')).toBe(SMUGGLED_BODY);
         expect(framingHeaders(upstream.requests[0])).toEqual({ 'content-length': '100' });
         expect(upstream.parseErrors).toEqual(['HPE_INVALID_EOF_STATE']);
@@ -134,7 +161,9 @@ describe('request framing through the proxy on node:http', () => {
       const client = await RawConnection.open(shortProxy.url);
       try {
         const afterSizeLine = `${SMUGGLED_BODY}\r\n0\r\n\r\n`;
-        client.write(`DELETE ${PROBE_PATH} HTTP/1.1\r\nHost: ${hostOf(shortProxy.url)}\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n${afterSizeLine}`);
+        client.write(
+          `DELETE ${PROBE_PATH} HTTP/1.1\r\nHost: ${hostOf(shortProxy.url)}\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n${afterSizeLine}`,
+        );
         const response = await client.readResponse({ timeoutMs: 3_000 });
         expect(response.status).toBe(408);
         expect(headerOf(response, 'connection')).toBe('close');
@@ -142,7 +171,10 @@ describe('request framing through the proxy on node:http', () => {
         await waitFor(() => shortUpstream.requests[0]?.state !== 'receiving', 2_000, 'the upstream request to end');
         const victim = await sendVictimRequest(shortProxy.url);
         await delay(SETTLE_MS);
-        expect(shortUpstream.requests.map((r) => `${r.method} ${r.url} ${r.state}`)).toEqual([`DELETE ${PROBE_UPSTREAM_URL} aborted`, 'GET /me complete']);
+        expect(shortUpstream.requests.map((r) => `${r.method} ${r.url} ${r.state}`)).toEqual([
+          `DELETE ${PROBE_UPSTREAM_URL} aborted`,
+          'GET /me complete',
+        ]);
         expect(shortUpstream.requests[0]?.body.toString('latin1')).toBe(afterSizeLine);
         expect(framingHeaders(shortUpstream.requests[0])).toEqual({ 'transfer-encoding': 'chunked' });
         expect(shortUpstream.parseErrors).toEqual(['HPE_INVALID_EOF_STATE']);
@@ -216,8 +248,13 @@ function frame(host: string, generated: GeneratedCase): { bytes: string; expecte
     case 'length': {
       const declared = Math.max(0, body.length + framing.offset);
       const lines = [`Content-Length: ${declared}`];
-      if (declared === body.length) return { bytes: head(lines) + latin1, expected: { outcome: 'forwarded', body, contentLength: String(declared) } };
-      if (declared < body.length) return { bytes: head(lines) + latin1, expected: { outcome: 'leftover', body: body.subarray(0, declared), contentLength: String(declared) } };
+      if (declared === body.length)
+        return { bytes: head(lines) + latin1, expected: { outcome: 'forwarded', body, contentLength: String(declared) } };
+      if (declared < body.length)
+        return {
+          bytes: head(lines) + latin1,
+          expected: { outcome: 'leftover', body: body.subarray(0, declared), contentLength: String(declared) },
+        };
       return { bytes: head(lines) + latin1, expected: { outcome: 'incomplete', body, contentLength: String(declared) } };
     }
     case 'chunked':
@@ -228,11 +265,15 @@ function frame(host: string, generated: GeneratedCase): { bytes: string; expecte
       return { bytes: head(framing.teFirst ? lines.reverse() : lines) + chunked, expected: { outcome: 'refused' } };
     }
     case 'bare-lf': {
-      const framed = framing.framing === 'length' ? head([`Content-Length: ${body.length}`]) + latin1 : head(['Transfer-Encoding: chunked']) + simpleChunked(latin1);
+      const framed =
+        framing.framing === 'length'
+          ? head([`Content-Length: ${body.length}`]) + latin1
+          : head(['Transfer-Encoding: chunked']) + simpleChunked(latin1);
       const headEnd = framed.indexOf(CRLF + CRLF) + 4;
       const [headPart, bodyPart] = [framed.slice(0, headEnd), framed.slice(headEnd)];
       let bytes: string;
-      if (framing.where === 'everywhere') bytes = headPart.replaceAll(CRLF, '\n') + (framing.framing === 'chunked' ? bodyPart.replaceAll(CRLF, '\n') : bodyPart);
+      if (framing.where === 'everywhere')
+        bytes = headPart.replaceAll(CRLF, '\n') + (framing.framing === 'chunked' ? bodyPart.replaceAll(CRLF, '\n') : bodyPart);
       else if (framing.where === 'header-end') bytes = headPart.slice(0, -4) + '\r\n\n' + bodyPart;
       // Only the chunk framing's own line ends (the body's own CRLFs are data, and cannot be told apart
       // after replacing, so the body is built without them here).
@@ -243,7 +284,10 @@ function frame(host: string, generated: GeneratedCase): { bytes: string; expecte
       return { bytes: head(framing.lines) + simpleChunked(latin1), expected: { outcome: 'refused' } };
     case 'te-coding': {
       const chunkedLast = /chunked\s*$/i.test(framing.value);
-      return { bytes: head([`Transfer-Encoding: ${framing.value}`]) + (chunkedLast ? simpleChunked(latin1) : latin1), expected: { outcome: 'refused' } };
+      return {
+        bytes: head([`Transfer-Encoding: ${framing.value}`]) + (chunkedLast ? simpleChunked(latin1) : latin1),
+        expected: { outcome: 'refused' },
+      };
     }
     case 'huge-chunk': {
       const afterSizeLine = `${latin1}${CRLF}0${CRLF}${CRLF}`;
@@ -275,12 +319,21 @@ const BODY_PIECES = [
 const SMUGGLED_TARGETS = ['/notes', '/admin', '/users/1'];
 
 const bodyArb = fc
-  .array(fc.oneof(fc.constantFrom(...BODY_PIECES), fc.uint8Array({ minLength: 1, maxLength: 12 }).map((bytes) => Buffer.from(bytes).toString('latin1'))), { maxLength: 8 })
+  .array(
+    fc.oneof(
+      fc.constantFrom(...BODY_PIECES),
+      fc.uint8Array({ minLength: 1, maxLength: 12 }).map((bytes) => Buffer.from(bytes).toString('latin1')),
+    ),
+    { maxLength: 8 },
+  )
   .map((pieces) => Buffer.from(pieces.join(''), 'latin1'));
 
 const framingArb: fc.Arbitrary<FramingSpec> = fc.oneof(
   fc.constant({ kind: 'none' as const }),
-  fc.record({ kind: fc.constant('length' as const), offset: fc.oneof(fc.constant(0), fc.integer({ min: -40, max: -1 }), fc.integer({ min: 1, max: 600 })) }),
+  fc.record({
+    kind: fc.constant('length' as const),
+    offset: fc.oneof(fc.constant(0), fc.integer({ min: -40, max: -1 }), fc.integer({ min: 1, max: 600 })),
+  }),
   fc.record({
     kind: fc.constant('chunked' as const),
     sizes: fc.array(fc.integer({ min: 1, max: 24 }), { maxLength: 5 }),
@@ -290,13 +343,28 @@ const framingArb: fc.Arbitrary<FramingSpec> = fc.oneof(
     trailer: fc.constantFrom('', 'X-Trailer: 1\r\n'),
   }),
   fc.record({ kind: fc.constant('cl-and-te' as const), teFirst: fc.boolean() }),
-  fc.record({ kind: fc.constant('bare-lf' as const), framing: fc.constantFrom('length' as const, 'chunked' as const), where: fc.constantFrom('everywhere' as const, 'header-end' as const, 'chunk-lines' as const) }),
+  fc.record({
+    kind: fc.constant('bare-lf' as const),
+    framing: fc.constantFrom('length' as const, 'chunked' as const),
+    where: fc.constantFrom('everywhere' as const, 'header-end' as const, 'chunk-lines' as const),
+  }),
   fc.record({
     kind: fc.constant('obs-fold' as const),
-    lines: fc.constantFrom(['Transfer-Encoding:', ' chunked'], ['Transfer-Encoding: gzip', ' , chunked'], ['Transfer-Encoding: chunked', '\tx'], ['X-A: a', ' Transfer-Encoding: chunked']),
+    lines: fc.constantFrom(
+      ['Transfer-Encoding:', ' chunked'],
+      ['Transfer-Encoding: gzip', ' , chunked'],
+      ['Transfer-Encoding: chunked', '\tx'],
+      ['X-A: a', ' Transfer-Encoding: chunked'],
+    ),
   }),
-  fc.record({ kind: fc.constant('te-coding' as const), value: fc.constantFrom('gzip, chunked', 'identity', 'xchunked', 'deflate', 'chunked, chunked', 'chunked;q=1') }),
-  fc.record({ kind: fc.constant('huge-chunk' as const), size: fc.constantFrom('ffffffffffffffff', 'FFFFFFFFFFFFFFFF', '0ffffffffffffffff', '10000000000000000', 'fffffffffffffffff') }),
+  fc.record({
+    kind: fc.constant('te-coding' as const),
+    value: fc.constantFrom('gzip, chunked', 'identity', 'xchunked', 'deflate', 'chunked, chunked', 'chunked;q=1'),
+  }),
+  fc.record({
+    kind: fc.constant('huge-chunk' as const),
+    size: fc.constantFrom('ffffffffffffffff', 'FFFFFFFFFFFFFFFF', '0ffffffffffffffff', '10000000000000000', 'fffffffffffffffff'),
+  }),
 );
 
 const caseArb: fc.Arbitrary<GeneratedCase> = fc.record({
@@ -308,7 +376,9 @@ const caseArb: fc.Arbitrary<GeneratedCase> = fc.record({
 
 /** Writes `bytes` in the pieces `cuts` makes, a moment apart, so the parser meets them in separate reads. */
 async function writeInPieces(client: RawConnection, bytes: string, cuts: readonly number[]): Promise<void> {
-  const positions = [...new Set(cuts.map((cut) => Math.floor((bytes.length * cut) / 1000)))].filter((p) => p > 0 && p < bytes.length).sort((a, b) => a - b);
+  const positions = [...new Set(cuts.map((cut) => Math.floor((bytes.length * cut) / 1000)))]
+    .filter((p) => p > 0 && p < bytes.length)
+    .sort((a, b) => a - b);
   let start = 0;
   for (const position of [...positions, bytes.length]) {
     client.write(bytes.slice(start, position));
@@ -354,13 +424,15 @@ async function checkCase(generated: GeneratedCase): Promise<void> {
       client.write(followUpRequest(proxy.url));
       followUp = await client.readResponse();
     } else if (expected.outcome === 'incomplete') {
-      if (expected.body.length > 0) await waitFor(() => upstream.requests[0]?.body.length === expected.body.length, 2_000, 'the body so far at the upstream');
+      if (expected.body.length > 0)
+        await waitFor(() => upstream.requests[0]?.body.length === expected.body.length, 2_000, 'the body so far at the upstream');
       await delay(SETTLE_MS);
       // Nothing is answered while the rest of the body may still come.
       expect(client.unread.length).toBe(0);
       expect(client.isClosed).toBe(false);
       client.destroy();
-      if (upstream.requests.length > 0) await waitFor(() => upstream.requests[0]?.state !== 'receiving', 2_000, 'the upstream request to end');
+      if (upstream.requests.length > 0)
+        await waitFor(() => upstream.requests[0]?.state !== 'receiving', 2_000, 'the upstream request to end');
     } else {
       responses.push(...(await readRemaining(client, expected.outcome === 'leftover' ? 150 : 2_000, head)));
     }
@@ -374,7 +446,9 @@ async function checkCase(generated: GeneratedCase): Promise<void> {
     const probes = requests.filter((r) => r.url === PROBE_UPSTREAM_URL);
     const probe = probes[0];
     // Never a request whose method or target came from inside a body; never more than one per client request.
-    const foreign = requests.filter((r) => !((r.url === PROBE_UPSTREAM_URL && r.method === generated.method) || (r.url === '/me' && r.method === 'GET')));
+    const foreign = requests.filter(
+      (r) => !((r.url === PROBE_UPSTREAM_URL && r.method === generated.method) || (r.url === '/me' && r.method === 'GET')),
+    );
     expect(describeRecords(foreign)).toEqual([]);
     expect(describeRecords(requests.filter((r) => SMUGGLED_TARGETS.some((target) => r.url.startsWith(target))))).toEqual([]);
     expect(probes.length).toBeLessThanOrEqual(1);
@@ -392,11 +466,20 @@ async function checkCase(generated: GeneratedCase): Promise<void> {
       expect(closedByServer).toBe(true);
       expect(describeRecords(requests)).toEqual(['GET /me complete']);
     } else if (expected.outcome === 'forwarded') {
-      expect(describeRecords(requests)).toEqual([`${generated.method} ${PROBE_UPSTREAM_URL} complete`, 'GET /me complete', 'GET /me complete']);
+      expect(describeRecords(requests)).toEqual([
+        `${generated.method} ${PROBE_UPSTREAM_URL} complete`,
+        'GET /me complete',
+        'GET /me complete',
+      ]);
       expect(probe?.body.toString('latin1')).toBe(expected.body.toString('latin1'));
       const framing = generated.framing.kind === 'chunked' ? 'chunked' : generated.framing.kind === 'length' ? 'length' : 'none';
       expect(framingHeaders(probe)).toEqual(expectedUpstreamFraming(generated.method, framing, expected.body.length));
-      expectOwnAnswer(responses[0] as RawHttpResponse, probe, { method: generated.method, url: PROBE_UPSTREAM_URL, body: expected.body, authToken: null });
+      expectOwnAnswer(responses[0] as RawHttpResponse, probe, {
+        method: generated.method,
+        url: PROBE_UPSTREAM_URL,
+        body: expected.body,
+        authToken: null,
+      });
       expectOwnAnswer(followUp as RawHttpResponse, requests[1], { method: 'GET', url: '/me', body: '', authToken: null });
     } else if (expected.outcome === 'incomplete') {
       // Nothing, or the one request with the bytes so far, cut off.
@@ -406,7 +489,8 @@ async function checkCase(generated: GeneratedCase): Promise<void> {
       } else {
         expect(describeRecords(requests)).toEqual(['GET /me complete']);
       }
-      if (expected.contentLength !== undefined && probe) expect(framingHeaders(probe)).toEqual({ 'content-length': expected.contentLength });
+      if (expected.contentLength !== undefined && probe)
+        expect(framingHeaders(probe)).toEqual({ 'content-length': expected.contentLength });
     } else {
       // The declared prefix went upstream and was answered; or Node's 400 for the leftover (the client's
       // own next request) came first and closed the connection, cutting the exchange off.
@@ -417,7 +501,12 @@ async function checkCase(generated: GeneratedCase): Promise<void> {
         expect(probe?.body.toString('latin1')).toBe(expected.body.toString('latin1'));
         expect(framingHeaders(probe)).toEqual({ 'content-length': expected.contentLength });
         expectOwnAnswer(first, probe, { method: generated.method, url: PROBE_UPSTREAM_URL, body: expected.body, authToken: null });
-        expect(responses.slice(1).map((r) => r.status).filter((status) => status < 400 || status >= 500)).toEqual([]);
+        expect(
+          responses
+            .slice(1)
+            .map((r) => r.status)
+            .filter((status) => status < 400 || status >= 500),
+        ).toEqual([]);
       } else {
         expect(first?.status).toBe(400);
         expect(closedByServer).toBe(true);
@@ -427,7 +516,12 @@ async function checkCase(generated: GeneratedCase): Promise<void> {
     // The victim, on its own connection, always gets its own answer, and it was the last upstream request.
     const victimRecord = requests[requests.length - 1];
     expect(victimRecord?.headers['auth-token']).toBe(VICTIM_TOKEN);
-    expectOwnAnswer(received(victim, "the victim's request"), victimRecord, { method: 'GET', url: '/me', body: '', authToken: VICTIM_TOKEN });
+    expectOwnAnswer(received(victim, "the victim's request"), victimRecord, {
+      method: 'GET',
+      url: '/me',
+      body: '',
+      authToken: VICTIM_TOKEN,
+    });
   } finally {
     client.destroy();
     await proxy.close();

@@ -7,8 +7,30 @@ import { getClientResponseHeaders, setUpstreamRequestHeaders } from '../../proxy
 import { listen, startProxy, type RunningServer } from '../helpers/servers';
 
 const HOP_BY_HOP = ['connection', 'keep-alive', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-connection'];
-const headerName = fc.constantFrom(...HOP_BY_HOP, 'auth-token', 'authorization', 'cookie', 'x-custom', 'x-middleware-subrequest', 'x-nextjs-data', 'x-forwarded-for', 'content-type', 'accept', 'x-api-key', 'expect');
-const headerValue = fc.constantFrom('1', 'close', 'auth-token', 'x-custom, auth-token', 'cookie, keep-alive', 'Bearer evil', 'a=b', '100-continue');
+const headerName = fc.constantFrom(
+  ...HOP_BY_HOP,
+  'auth-token',
+  'authorization',
+  'cookie',
+  'x-custom',
+  'x-middleware-subrequest',
+  'x-nextjs-data',
+  'x-forwarded-for',
+  'content-type',
+  'accept',
+  'x-api-key',
+  'expect',
+);
+const headerValue = fc.constantFrom(
+  '1',
+  'close',
+  'auth-token',
+  'x-custom, auth-token',
+  'cookie, keep-alive',
+  'Bearer evil',
+  'a=b',
+  '100-continue',
+);
 
 function fakeRequest(headers: Record<string, string>): http.IncomingMessage {
   const req = new http.IncomingMessage(new net.Socket());
@@ -22,23 +44,27 @@ describe('request header hygiene (property-based)', () => {
 
   it('whatever the client sends: no hop-by-hop, no cookie, no Next-internal header, and the auth header is only the proxy’s', () => {
     fc.assert(
-      fc.property(fc.dictionary(headerName, headerValue), fc.option(fc.constantFrom('tok-1', 'tok-2'), { nil: undefined }), (headers, token) => {
-        const req = fakeRequest(headers);
-        setUpstreamRequestHeaders(req, options, token, { identity: false });
-        const sent = req.headers;
-        for (const name of HOP_BY_HOP) expect(sent[name]).toBeUndefined();
-        expect(sent.cookie).toBeUndefined();
-        expect(sent.authorization).toBeUndefined();
-        expect(sent.expect).toBeUndefined();
-        expect(Object.keys(sent).filter((name) => /^x-(middleware|nextjs|invoke|next)-/.test(name))).toEqual([]);
-        expect(sent['auth-token']).toBe(token);
-        // A header the client's Connection named is gone, unless the proxy set it itself.
-        const listed = String(headers.connection ?? '')
-          .split(',')
-          .map((name) => name.trim())
-          .filter((name) => name && name !== 'auth-token');
-        for (const name of listed) expect(sent[name]).toBeUndefined();
-      }),
+      fc.property(
+        fc.dictionary(headerName, headerValue),
+        fc.option(fc.constantFrom('tok-1', 'tok-2'), { nil: undefined }),
+        (headers, token) => {
+          const req = fakeRequest(headers);
+          setUpstreamRequestHeaders(req, options, token, { identity: false });
+          const sent = req.headers;
+          for (const name of HOP_BY_HOP) expect(sent[name]).toBeUndefined();
+          expect(sent.cookie).toBeUndefined();
+          expect(sent.authorization).toBeUndefined();
+          expect(sent.expect).toBeUndefined();
+          expect(Object.keys(sent).filter((name) => /^x-(middleware|nextjs|invoke|next)-/.test(name))).toEqual([]);
+          expect(sent['auth-token']).toBe(token);
+          // A header the client's Connection named is gone, unless the proxy set it itself.
+          const listed = String(headers.connection ?? '')
+            .split(',')
+            .map((name) => name.trim())
+            .filter((name) => name && name !== 'auth-token');
+          for (const name of listed) expect(sent[name]).toBeUndefined();
+        },
+      ),
       { numRuns: 2000 },
     );
   });
@@ -53,7 +79,18 @@ describe('request header hygiene (property-based)', () => {
 
 describe('response header hygiene (property-based)', () => {
   const options = resolveOptions({ apiUrl: 'http://api.test', passUpstreamCookies: ['locale'] });
-  const responseName = fc.constantFrom(...HOP_BY_HOP, 'transfer-encoding', 'set-cookie', 'access-control-allow-origin', 'access-control-allow-credentials', 'x-middleware-rewrite', 'x-nextjs-cache', 'content-type', 'x-request-id', 'cache-control');
+  const responseName = fc.constantFrom(
+    ...HOP_BY_HOP,
+    'transfer-encoding',
+    'set-cookie',
+    'access-control-allow-origin',
+    'access-control-allow-credentials',
+    'x-middleware-rewrite',
+    'x-nextjs-cache',
+    'content-type',
+    'x-request-id',
+    'cache-control',
+  );
 
   it('passes end-to-end headers only: no hop-by-hop, CORS, Next-internal or unlisted cookies', () => {
     fc.assert(

@@ -56,21 +56,27 @@ describe('route keys in linear time', () => {
 });
 
 describe('dot segments in disguise', () => {
-  it.each(['/api/...', '/api/..%20', '/api/.%20', '/api/%20..', '/api/x/.%09.', '/api/%ef%bc%8e%ef%bc%8e/admin', '/api/%e2%80%a5/admin', '/api/..%20;x/admin'])(
-    '%s is 400 bad_path and never reaches the upstream',
-    async (path) => {
-      route = (_call, res) => json(res, 200, {});
-      const proxy = await startProxy({ apiUrl: `${upstream.url}/v1` });
-      try {
-        const res = await rawRequest(proxy.url, 'GET', path);
-        expect(res.status).toBe(400);
-        expect(JSON.parse(res.body.toString())).toEqual({ error: { code: 'bad_path', message: expect.any(String) } });
-        expect(calls).toEqual([]);
-      } finally {
-        await proxy.close();
-      }
-    },
-  );
+  it.each([
+    '/api/...',
+    '/api/..%20',
+    '/api/.%20',
+    '/api/%20..',
+    '/api/x/.%09.',
+    '/api/%ef%bc%8e%ef%bc%8e/admin',
+    '/api/%e2%80%a5/admin',
+    '/api/..%20;x/admin',
+  ])('%s is 400 bad_path and never reaches the upstream', async (path) => {
+    route = (_call, res) => json(res, 200, {});
+    const proxy = await startProxy({ apiUrl: `${upstream.url}/v1` });
+    try {
+      const res = await rawRequest(proxy.url, 'GET', path);
+      expect(res.status).toBe(400);
+      expect(JSON.parse(res.body.toString())).toEqual({ error: { code: 'bad_path', message: expect.any(String) } });
+      expect(calls).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
+  });
 
   // A rewrite fencing /api/internal/* off matches the literal form only: these reached /internal/… upstream.
   it.each(['/api/%69nternal/secrets', '/api/%49NTERNAL/secrets', '/api/internal;x/secrets', '/api/a%2Db', '/api/a%7e', '/api/%30'])(
@@ -151,14 +157,20 @@ describe('junk refresh cookies cannot starve real renewals', () => {
     let counter = 0;
     const next = (label: string) => `${label}-${process.pid}-${Date.now()}-${++counter}`;
     route = async (call, res) => {
-      if (call.path === '/login') return json(res, 200, { authToken: fakeJwt({ sub: 'u', exp: now() + 600 }), refreshToken: next(String((JSON.parse(call.body) as { who: string }).who)) });
+      if (call.path === '/login')
+        return json(res, 200, {
+          authToken: fakeJwt({ sub: 'u', exp: now() + 600 }),
+          refreshToken: next(String((JSON.parse(call.body) as { who: string }).who)),
+        });
       const presented = (JSON.parse(call.body) as { refreshToken: string }).refreshToken;
       await delay(150);
       json(res, 200, { authToken: fakeJwt({ sub: 'u', exp: now() + 600 }), refreshToken: next(presented.split('-')[0] ?? 'x') });
     };
     const proxy = await startProxy({ apiUrl: upstream.url, refresh: { maxConcurrent: 1 } });
     const refreshCookie = (res: request.Response) =>
-      /refresh-token=([^;]+)/.exec((res.headers['set-cookie'] as unknown as string[] | undefined)?.find((cookie) => cookie.startsWith('refresh-token=')) ?? '')?.[1] ?? '';
+      /refresh-token=([^;]+)/.exec(
+        (res.headers['set-cookie'] as unknown as string[] | undefined)?.find((cookie) => cookie.startsWith('refresh-token=')) ?? '',
+      )?.[1] ?? '';
     try {
       const attacker = await request(proxy.url).post('/api/login').set(same).send({ who: 'attacker' });
       const victim = await request(proxy.url).post('/api/login').set(same).send({ who: 'victim' });
@@ -166,10 +178,13 @@ describe('junk refresh cookies cannot starve real renewals', () => {
       // The attacker renews over and over with each new refresh token, keeping the one slot busy.
       const loop = (async () => {
         let token = refreshCookie(attacker);
-        for (let i = 0; i < 20 && !stop; i++) token = refreshCookie(await request(proxy.url).get('/api/session').set('cookie', `refresh-token=${token}`)) || token;
+        for (let i = 0; i < 20 && !stop; i++)
+          token = refreshCookie(await request(proxy.url).get('/api/session').set('cookie', `refresh-token=${token}`)) || token;
       })();
       await delay(200);
-      const renewal = await request(proxy.url).get('/api/session').set('cookie', `refresh-token=${refreshCookie(victim)}`);
+      const renewal = await request(proxy.url)
+        .get('/api/session')
+        .set('cookie', `refresh-token=${refreshCookie(victim)}`);
       stop = true;
       await loop;
       expect(renewal.status).toBe(200);
@@ -234,18 +249,22 @@ describe('personal answers and shared caches', () => {
     ['s-maxage=30', 'Cookie, auth-token', 's-maxage=30', 'Cookie'],
     ['private, max-age=5', '', 'private, max-age=5', ''],
     ['no-store', '', 'no-store', ''],
-  ])('an answer to a request with the token: Cache-Control "%s", Vary "%s" → "%s", "%s"', async (cacheControl, vary, expectedCache, expectedVary) => {
-    route = (_call, res) => json(res, 200, { mine: true }, { ...(cacheControl ? { 'cache-control': cacheControl } : {}), ...(vary ? { vary } : {}) });
-    const proxy = await startProxy({ apiUrl: upstream.url });
-    try {
-      const res = await rawRequest(proxy.url, 'GET', '/api/me', { cookie: `auth-token=${TOKEN}` });
-      expect(res.status).toBe(200);
-      expect(res.headers['cache-control']).toBe(expectedCache);
-      expect(res.headers.vary ?? '').toBe(expectedVary);
-    } finally {
-      await proxy.close();
-    }
-  });
+  ])(
+    'an answer to a request with the token: Cache-Control "%s", Vary "%s" → "%s", "%s"',
+    async (cacheControl, vary, expectedCache, expectedVary) => {
+      route = (_call, res) =>
+        json(res, 200, { mine: true }, { ...(cacheControl ? { 'cache-control': cacheControl } : {}), ...(vary ? { vary } : {}) });
+      const proxy = await startProxy({ apiUrl: upstream.url });
+      try {
+        const res = await rawRequest(proxy.url, 'GET', '/api/me', { cookie: `auth-token=${TOKEN}` });
+        expect(res.status).toBe(200);
+        expect(res.headers['cache-control']).toBe(expectedCache);
+        expect(res.headers.vary ?? '').toBe(expectedVary);
+      } finally {
+        await proxy.close();
+      }
+    },
+  );
 
   it('an anonymous answer keeps the upstream caching headers exactly', async () => {
     route = (_call, res) => json(res, 200, {}, { 'cache-control': 'max-age=60', vary: 'auth-token' });
@@ -265,10 +284,19 @@ describe('the old session at login', () => {
   const OLD_REFRESH = 'old-refresh-token-5678';
   it('sends the login endpoint no token, and scrubs the old tokens from its answer (headers and body)', async () => {
     route = (call, res) =>
-      json(res, 200, { authToken: 'new-session-token-1', previous: OLD, note: `was ${OLD_REFRESH}`, user: { id: 1 } }, { 'x-old': OLD, 'x-seen': String(call.headers['auth-token'] ?? 'none') });
+      json(
+        res,
+        200,
+        { authToken: 'new-session-token-1', previous: OLD, note: `was ${OLD_REFRESH}`, user: { id: 1 } },
+        { 'x-old': OLD, 'x-seen': String(call.headers['auth-token'] ?? 'none') },
+      );
     const proxy = await startProxy({ apiUrl: upstream.url });
     try {
-      const res = await request(proxy.url).post('/api/login').set(same).set('cookie', `auth-token=${OLD}; refresh-token=${OLD_REFRESH}`).send({});
+      const res = await request(proxy.url)
+        .post('/api/login')
+        .set(same)
+        .set('cookie', `auth-token=${OLD}; refresh-token=${OLD_REFRESH}`)
+        .send({});
       expect(res.status).toBe(200);
       expect(calls[0]?.headers['auth-token']).toBeUndefined();
       expect(res.headers['x-seen']).toBe('none');
@@ -300,13 +328,26 @@ describe('the old session at login', () => {
 describe('personal answers lose CDN caching instructions', () => {
   it('a personal answer without an explicit public or s-maxage loses CDN-Cache-Control, Surrogate-Control, Cloudflare-CDN-Cache-Control and Expires', async () => {
     route = (_call, res) =>
-      json(res, 200, {}, { 'cache-control': 'max-age=60', 'cdn-cache-control': 'max-age=600', 'surrogate-control': 'max-age=600', 'cloudflare-cdn-cache-control': 'max-age=600', expires: 'Wed, 01 Jan 2031 00:00:00 GMT', vary: 'auth-token' });
+      json(
+        res,
+        200,
+        {},
+        {
+          'cache-control': 'max-age=60',
+          'cdn-cache-control': 'max-age=600',
+          'surrogate-control': 'max-age=600',
+          'cloudflare-cdn-cache-control': 'max-age=600',
+          expires: 'Wed, 01 Jan 2031 00:00:00 GMT',
+          vary: 'auth-token',
+        },
+      );
     const proxy = await startProxy({ apiUrl: upstream.url });
     try {
       const res = await rawRequest(proxy.url, 'GET', '/api/me', { cookie: 'auth-token=personal-token-9876' });
       expect(res.headers['cache-control']).toBe('private, max-age=60');
       expect(res.headers.vary).toBe('Cookie');
-      for (const name of ['cdn-cache-control', 'surrogate-control', 'cloudflare-cdn-cache-control', 'expires']) expect(res.headers[name]).toBeUndefined();
+      for (const name of ['cdn-cache-control', 'surrogate-control', 'cloudflare-cdn-cache-control', 'expires'])
+        expect(res.headers[name]).toBeUndefined();
     } finally {
       await proxy.close();
     }
@@ -319,7 +360,8 @@ describe('logout is final for this process', () => {
     const r1 = `${r0}-r1`;
     const a1 = fakeJwt({ sub: 'ada', exp: now() + 600, n: r1 });
     route = (call, res) => {
-      if (call.path === '/refresh' && (JSON.parse(call.body) as { refreshToken: string }).refreshToken === r0) return json(res, 200, { authToken: a1, refreshToken: r1 });
+      if (call.path === '/refresh' && (JSON.parse(call.body) as { refreshToken: string }).refreshToken === r0)
+        return json(res, 200, { authToken: a1, refreshToken: r1 });
       if (call.path === '/refresh') return json(res, 401, { error: 'invalid_grant' });
       json(res, 200, { token: call.headers['auth-token'] ?? null });
     };
@@ -332,7 +374,10 @@ describe('logout is final for this process', () => {
       // Another tab sent this before it saw the rotation: within the reuse window it used to get A1/R1 back.
       const late = await request(proxy.url).get('/api/session').set('cookie', `refresh-token=${r0}`);
       expect(late.body).toEqual({ authenticated: false, expiresAt: null });
-      expect(late.headers['set-cookie']).toEqual(['auth-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0', 'refresh-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0']);
+      expect(late.headers['set-cookie']).toEqual([
+        'auth-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0',
+        'refresh-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0',
+      ]);
       expect(calls.filter((call) => call.path === '/refresh')).toHaveLength(1);
     } finally {
       await proxy.close();
@@ -350,7 +395,9 @@ describe('a slow side is not a silent one', () => {
     const proxy = await startProxy({ apiUrl: upstream.url, idleTimeoutMs: 500 });
     try {
       const received = await new Promise<number>((resolve, reject) => {
-        const socket = net.connect(Number(new URL(proxy.url).port), '127.0.0.1', () => socket.write('GET /api/big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+        const socket = net.connect(Number(new URL(proxy.url).port), '127.0.0.1', () =>
+          socket.write('GET /api/big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+        );
         let bytes = 0;
         let paused = false;
         socket.on('data', (chunk: Buffer) => {
@@ -423,30 +470,40 @@ describe('upstream URLs in every form (other schemes and ports, backslashes, tab
     ['refresh', (h: string) => `0 http://${h}/v1/b`, '0; url=/api/b'],
     ['refresh', (h: string) => `0; url="http://${h}/v1/b`, '0; url=/api/b'],
     ['link', (h: string) => `</v1/x>; rel="a"; anchor="http://${h}/v1/y"`, undefined],
-    ['link', (h: string) => `<http://${h}/v1/items?page=2>; rel="next", <http://${h}/schema/items.json>; rel="describedby"`, '</api/items?page=2>; rel="next"'],
-  ] as Array<[string, (host: string) => string, string | undefined]>)('%s: an upstream value is mapped or dropped (case %#)', async (name, make, expected) => {
-    route = (_call, res) => {
-      res.setHeader(name, make(host));
-      json(res, 200, {});
-    };
-    const res = await rawRequest(proxy.url, 'GET', '/api/x');
-    expect(res.headers[name]).toBe(expected);
-  });
+    [
+      'link',
+      (h: string) => `<http://${h}/v1/items?page=2>; rel="next", <http://${h}/schema/items.json>; rel="describedby"`,
+      '</api/items?page=2>; rel="next"',
+    ],
+  ] as Array<[string, (host: string) => string, string | undefined]>)(
+    '%s: an upstream value is mapped or dropped (case %#)',
+    async (name, make, expected) => {
+      route = (_call, res) => {
+        res.setHeader(name, make(host));
+        json(res, 200, {});
+      };
+      const res = await rawRequest(proxy.url, 'GET', '/api/x');
+      expect(res.headers[name]).toBe(expected);
+    },
+  );
 
   it.each([
     ['x-upstream-url', (h: string) => `http://${h}/internal`, undefined],
     ['via', (h: string) => `1.1 ${h}`, undefined],
     ['server-timing', (h: string) => `db;desc="//${h.split(':')[0] ?? ''}/q"`, undefined],
     ['x-note', () => 'nothing of the upstream here', 'nothing of the upstream here'],
-  ] as Array<[string, (host: string) => string, string | undefined]>)('%s, a header with no URL to map: dropped when it names the upstream (case %#)', async (name, make, expected) => {
-    route = (_call, res) => {
-      res.setHeader(name, make(host));
-      json(res, 200, {});
-    };
-    const res = await rawRequest(proxy.url, 'GET', '/api/x');
-    expect(res.status).toBe(200);
-    expect(res.headers[name]).toBe(expected);
-  });
+  ] as Array<[string, (host: string) => string, string | undefined]>)(
+    '%s, a header with no URL to map: dropped when it names the upstream (case %#)',
+    async (name, make, expected) => {
+      route = (_call, res) => {
+        res.setHeader(name, make(host));
+        json(res, 200, {});
+      };
+      const res = await rawRequest(proxy.url, 'GET', '/api/x');
+      expect(res.status).toBe(200);
+      expect(res.headers[name]).toBe(expected);
+    },
+  );
 });
 
 // The fourth outside pass: logout against a refresh still under way, the cost of a logout, URLs with
@@ -468,14 +525,20 @@ describe('logout against a refresh still under way', () => {
     const proxy = await startProxy({ apiUrl: upstream.url, logout: { upstreamPath: '/logout' } });
     try {
       // Tab 2: only the refresh cookie left, so its request starts a refresh that takes 400 ms.
-      const tab2 = request(proxy.url).get('/api/me').set('cookie', `refresh-token=${r0}`).then((answer) => answer);
+      const tab2 = request(proxy.url)
+        .get('/api/me')
+        .set('cookie', `refresh-token=${r0}`)
+        .then((answer) => answer);
       await delay(100);
       const logout = await request(proxy.url).post('/api/logout').set(same).set('cookie', `refresh-token=${r0}`);
       expect(logout.status).toBe(200);
       const other = await tab2;
       expect(other.status).toBe(401);
       expect(other.body.error.code).toBe('session_expired');
-      expect(other.headers['set-cookie']).toEqual(['auth-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0', 'refresh-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0']);
+      expect(other.headers['set-cookie']).toEqual([
+        'auth-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0',
+        'refresh-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0',
+      ]);
       const revoked = calls.find((call) => call.path === '/logout');
       expect(revoked?.headers['auth-token']).toBe(a1);
       expect(JSON.parse(revoked?.body ?? '{}')).toEqual({ refreshToken: r1 });
@@ -494,8 +557,12 @@ describe('the reuse memory', () => {
   it('a logout at the end of a chain of 10,000 rotations among 10,000 remembered ends the whole chain, within the test timeout (it was quadratic)', () => {
     const base = `chain-${process.pid}-${Date.now()}`;
     const token = (i: number) => `${base}-${i}`;
-    for (let i = 0; i < 10_000; i++) settleRefresh(options, token(i), { kind: 'refreshed', tokens: { access: `${token(i + 1)}-access`, refresh: token(i + 1) } }, 60_000);
-    expect(recall(refreshKey(options, token(0)))).toEqual({ kind: 'refreshed', tokens: { access: `${token(1)}-access`, refresh: token(1) } });
+    for (let i = 0; i < 10_000; i++)
+      settleRefresh(options, token(i), { kind: 'refreshed', tokens: { access: `${token(i + 1)}-access`, refresh: token(i + 1) } }, 60_000);
+    expect(recall(refreshKey(options, token(0)))).toEqual({
+      kind: 'refreshed',
+      tokens: { access: `${token(1)}-access`, refresh: token(1) },
+    });
     endSessions(options, [token(10_000)], []);
     for (const i of [0, 1, 5_000, 9_999]) expect(recall(refreshKey(options, token(i)))).toEqual({ kind: 'rejected' });
   }, 5_000);
@@ -529,7 +596,11 @@ describe('an upstream that does not rotate refresh tokens', () => {
 
   it('through the proxy: login, logout, login again with the same refresh token, and a renewal succeeds', async () => {
     const fixed = `fixed-refresh-${process.pid}-${Date.now()}`;
-    route = (call, res) => json(res, 200, { authToken: fakeJwt({ sub: 'ada', exp: now() + 600, path: call.path, at: Date.now() }), ...(call.path === '/login' ? { refreshToken: fixed } : {}) });
+    route = (call, res) =>
+      json(res, 200, {
+        authToken: fakeJwt({ sub: 'ada', exp: now() + 600, path: call.path, at: Date.now() }),
+        ...(call.path === '/login' ? { refreshToken: fixed } : {}),
+      });
     const proxy = await startProxy({ apiUrl: upstream.url });
     try {
       expect((await request(proxy.url).post('/api/login').set(same).send({})).status).toBe(200);
@@ -543,8 +614,6 @@ describe('an upstream that does not rotate refresh tokens', () => {
     }
   });
 });
-
-
 
 // The fifth outside pass: a logout presenting the previous refresh token, marks crowded out by junk
 // logouts, and a reverse index that kept replaced entries.
@@ -563,7 +632,10 @@ describe('logout against another tab’s rotation', () => {
     const proxy = await startProxy({ apiUrl: upstream.url, logout: { upstreamPath: '/logout' } });
     try {
       // Tab 2: rotates R0 → A1/R1 before forwarding, then waits 500 ms upstream.
-      const tab2 = request(proxy.url).get('/api/slow').set('cookie', `refresh-token=${r0}`).then((answer) => answer);
+      const tab2 = request(proxy.url)
+        .get('/api/slow')
+        .set('cookie', `refresh-token=${r0}`)
+        .then((answer) => answer);
       await delay(150);
       // Tab 1 still holds R0 (the new cookies have not reached the browser yet).
       const logout = await request(proxy.url).post('/api/logout').set(same).set('cookie', `refresh-token=${r0}`);
@@ -573,7 +645,10 @@ describe('logout against another tab’s rotation', () => {
       expect(JSON.parse(revoked?.body ?? '{}')).toEqual({ refreshToken: r1 });
       const other = await tab2;
       expect(other.status).toBe(200);
-      expect(other.headers['set-cookie']).toEqual(['auth-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0', 'refresh-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0']);
+      expect(other.headers['set-cookie']).toEqual([
+        'auth-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0',
+        'refresh-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0',
+      ]);
       const withR1 = await request(proxy.url).get('/api/session').set('cookie', `refresh-token=${r1}`);
       expect(withR1.body).toEqual({ authenticated: false, expiresAt: null });
       expect(calls.filter((call) => call.path === '/refresh')).toHaveLength(1);
@@ -593,10 +668,17 @@ describe('logout against another tab’s rotation', () => {
     };
     const proxy = await startProxy({ apiUrl: upstream.url });
     try {
-      const tab2 = request(proxy.url).get('/api/me').set('cookie', `refresh-token=${r0}`).then((answer) => answer);
+      const tab2 = request(proxy.url)
+        .get('/api/me')
+        .set('cookie', `refresh-token=${r0}`)
+        .then((answer) => answer);
       await delay(100);
       expect((await request(proxy.url).post('/api/logout').set(same).set('cookie', `refresh-token=${r0}`)).status).toBe(200);
-      for (let i = 0; i < 1_010; i++) await rawRequest(proxy.url, 'POST', '/api/logout', { 'sec-fetch-site': 'same-origin', cookie: `auth-token=junk; refresh-token=junk-${i}` });
+      for (let i = 0; i < 1_010; i++)
+        await rawRequest(proxy.url, 'POST', '/api/logout', {
+          'sec-fetch-site': 'same-origin',
+          cookie: `auth-token=junk; refresh-token=junk-${i}`,
+        });
       const other = await tab2;
       expect(other.status).toBe(401);
       expect(other.body.error.code).toBe('session_expired');
@@ -608,7 +690,8 @@ describe('logout against another tab’s rotation', () => {
   it('re-recording a rotation of the same refresh token (an upstream that does not rotate) keeps no stale reverse entries', () => {
     const options = resolveOptions({ apiUrl: 'http://memory.test' });
     const steady = `reindex-${process.pid}-${Date.now()}`;
-    for (let i = 0; i < 300; i++) settleRefresh(options, steady, { kind: 'refreshed', tokens: { access: `${steady}-a${i}`, refresh: undefined } }, 60_000);
+    for (let i = 0; i < 300; i++)
+      settleRefresh(options, steady, { kind: 'refreshed', tokens: { access: `${steady}-a${i}`, refresh: undefined } }, 60_000);
     const { producedBy } = memory();
     expect(producedBy.has(`${steady}-a0`)).toBe(false);
     expect(producedBy.has(`${steady}-a298`)).toBe(false);
@@ -634,7 +717,10 @@ describe('a logout reaches a rotation whose answer is still open', () => {
     };
     const proxy = await startProxy({ apiUrl: upstream.url, logout: { upstreamPath: '/logout' }, refresh: { reuseWindowSeconds: 0 } });
     try {
-      const tab2 = request(proxy.url).get('/api/slowme').set('cookie', `auth-token=${a0}; refresh-token=${r0}`).then((answer) => answer);
+      const tab2 = request(proxy.url)
+        .get('/api/slowme')
+        .set('cookie', `auth-token=${a0}; refresh-token=${r0}`)
+        .then((answer) => answer);
       await delay(200);
       const logout = await request(proxy.url).post('/api/logout').set(same).set('cookie', `auth-token=${a0}; refresh-token=${r0}`);
       expect(logout.status).toBe(200);
@@ -643,7 +729,10 @@ describe('a logout reaches a rotation whose answer is still open', () => {
       expect(JSON.parse(revoked?.body ?? '{}')).toEqual({ refreshToken: r1 });
       const other = await tab2;
       expect(other.status).toBe(200);
-      expect(other.headers['set-cookie']).toEqual(['auth-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0', 'refresh-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0']);
+      expect(other.headers['set-cookie']).toEqual([
+        'auth-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0',
+        'refresh-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0',
+      ]);
       expectNoTokenLeak(a1, proxy.logger, other, logout);
     } finally {
       await proxy.close();

@@ -46,10 +46,14 @@ describe('request body limit (maxRequestBodyBytes)', () => {
 
   it('answers 413 to a chunked body once it crosses the limit, and cuts the upstream request off', async () => {
     const status = await new Promise<number>((resolve, reject) => {
-      const req = http.request(`${proxy.url}/api/upload`, { method: 'POST', headers: { ...sameOrigin, 'transfer-encoding': 'chunked' } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
+      const req = http.request(
+        `${proxy.url}/api/upload`,
+        { method: 'POST', headers: { ...sameOrigin, 'transfer-encoding': 'chunked' } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       req.on('error', reject);
       req.write(Buffer.alloc(800));
       setTimeout(() => req.write(Buffer.alloc(800)), 50);
@@ -161,7 +165,10 @@ describe('faults leak nothing', () => {
     });
     const proxy = await startProxy({ apiUrl: upstream.url });
     try {
-      const client = http.request(`${proxy.url}/api/upload`, { method: 'POST', headers: { ...sameOrigin, 'transfer-encoding': 'chunked' } });
+      const client = http.request(`${proxy.url}/api/upload`, {
+        method: 'POST',
+        headers: { ...sameOrigin, 'transfer-encoding': 'chunked' },
+      });
       client.on('error', () => {});
       client.write(Buffer.alloc(32 * 1024));
       setTimeout(() => client.destroy(), 50);

@@ -7,7 +7,40 @@ import { expectNoTokenLeak } from './leaks';
 
 const BASE = '/v1/base';
 // Pieces attackers combine: separators, dots, their encodings, controls, scheme-ish text.
-const pieces = fc.constantFrom('/', '.', '..', '%2e', '%2E', '%2f', '%2F', '%5c', '\\', '%00', '%0a', '%0d', '\r', '\n', ' ', ';', '%3b', '?', '#', '%23', '@', ':', 'http:', '//', 'a', 'b', '%', '%25', 'login', 'LOGIN', '~', '%7e');
+const pieces = fc.constantFrom(
+  '/',
+  '.',
+  '..',
+  '%2e',
+  '%2E',
+  '%2f',
+  '%2F',
+  '%5c',
+  '\\',
+  '%00',
+  '%0a',
+  '%0d',
+  '\r',
+  '\n',
+  ' ',
+  ';',
+  '%3b',
+  '?',
+  '#',
+  '%23',
+  '@',
+  ':',
+  'http:',
+  '//',
+  'a',
+  'b',
+  '%',
+  '%25',
+  'login',
+  'LOGIN',
+  '~',
+  '%7e',
+);
 const attackerPath = fc.array(pieces, { maxLength: 10 }).map((parts) => `/api/${parts.join('')}`);
 
 /** Segments after decoding, as an upstream that decodes before routing would see them. */
@@ -67,20 +100,28 @@ describe('login detection cannot be sidestepped', () => {
   });
   afterAll(() => upstream.close());
 
-  it.each(['/api/LOGIN', '/api/login/', '/api/login;x', '/api/%6cogin', '/api/%4C%4f%47%49%4E', '/api/login?x=1', '/api/login.json', '/api/login%20', '/api/login//', '/api/./login'])(
-    'POST %s is captured as the login or refused: the token never reaches the body',
-    async (path) => {
-      const proxy = await startProxy({ apiUrl: upstream.url });
-      try {
-        const res = await rawRequest(proxy.url, 'POST', path, { 'sec-fetch-site': 'same-origin', 'content-type': 'application/json' }, '{}');
-        expect([200, 400]).toContain(res.status);
-        if (res.status === 200) expect(res.headers['set-cookie']?.[0]).toMatch(/^auth-token=sidestep-token-5; Path=\/; HttpOnly/);
-        expectNoTokenLeak(TOKEN, proxy.logger, { text: res.body.toString(), headers: res.headers as Record<string, unknown> });
-      } finally {
-        await proxy.close();
-      }
-    },
-  );
+  it.each([
+    '/api/LOGIN',
+    '/api/login/',
+    '/api/login;x',
+    '/api/%6cogin',
+    '/api/%4C%4f%47%49%4E',
+    '/api/login?x=1',
+    '/api/login.json',
+    '/api/login%20',
+    '/api/login//',
+    '/api/./login',
+  ])('POST %s is captured as the login or refused: the token never reaches the body', async (path) => {
+    const proxy = await startProxy({ apiUrl: upstream.url });
+    try {
+      const res = await rawRequest(proxy.url, 'POST', path, { 'sec-fetch-site': 'same-origin', 'content-type': 'application/json' }, '{}');
+      expect([200, 400]).toContain(res.status);
+      if (res.status === 200) expect(res.headers['set-cookie']?.[0]).toMatch(/^auth-token=sidestep-token-5; Path=\/; HttpOnly/);
+      expectNoTokenLeak(TOKEN, proxy.logger, { text: res.body.toString(), headers: res.headers as Record<string, unknown> });
+    } finally {
+      await proxy.close();
+    }
+  });
 });
 
 describe('allowlist of upstream paths and methods', () => {
@@ -107,7 +148,8 @@ describe('allowlist of upstream paths and methods', () => {
   ])('%s %s → %i', async (method, path, status) => {
     const res = await rawRequest(proxy.url, method, path, { 'sec-fetch-site': 'same-origin' });
     expect(res.status).toBe(status);
-    if (status === 403) expect(JSON.parse(res.body.toString())).toEqual({ error: { code: 'path_not_allowed', message: expect.any(String) } });
+    if (status === 403)
+      expect(JSON.parse(res.body.toString())).toEqual({ error: { code: 'path_not_allowed', message: expect.any(String) } });
     else expect(res.body.toString()).toBe(`${method} ${path.slice(4)}`);
   });
 

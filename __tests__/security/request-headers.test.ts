@@ -62,9 +62,16 @@ describe('override and client-address headers never reach the upstream', () => {
 
   it('with an allowlist of GET only, a GET carrying X-HTTP-Method-Override: DELETE reaches the upstream as a plain GET', async () => {
     await withProxy({ allow: [{ pathPrefix: '/items', methods: ['GET'] }] }, async (proxy) => {
-      const res = await rawRequest(proxy.url, 'GET', '/api/items/7', { 'x-http-method-override': 'DELETE', 'x-original-url': '/admin/items/7', cookie: `auth-token=${TOKEN}` });
+      const res = await rawRequest(proxy.url, 'GET', '/api/items/7', {
+        'x-http-method-override': 'DELETE',
+        'x-original-url': '/admin/items/7',
+        cookie: `auth-token=${TOKEN}`,
+      });
       expect(res.status).toBe(200);
-      const refused = await rawRequest(proxy.url, 'DELETE', '/api/items/7', { 'sec-fetch-site': 'same-origin', cookie: `auth-token=${TOKEN}` });
+      const refused = await rawRequest(proxy.url, 'DELETE', '/api/items/7', {
+        'sec-fetch-site': 'same-origin',
+        cookie: `auth-token=${TOKEN}`,
+      });
       expect(refused.status).toBe(403);
       expect(received).toHaveLength(1);
       expect(received[0]?.method).toBe('GET');
@@ -82,9 +89,19 @@ describe('X-Forwarded-Host and X-Forwarded-Proto with APP_ORIGIN', () => {
 
   it.each([
     ['csrf.appOrigin https://app.example.com', { csrf: { appOrigin: 'https://app.example.com' } }, undefined, 'app.example.com'],
-    ['csrf.appOrigin https://app.example.com with trustProxy', { csrf: { appOrigin: 'https://app.example.com' }, trustProxy: true }, undefined, 'app.example.com'],
+    [
+      'csrf.appOrigin https://app.example.com with trustProxy',
+      { csrf: { appOrigin: 'https://app.example.com' }, trustProxy: true },
+      undefined,
+      'app.example.com',
+    ],
     ['APP_ORIGIN=https://app.example.com', {}, 'https://app.example.com', 'app.example.com'],
-    ['APP_ORIGIN=https://app.example.com:8443 with trustProxy', { trustProxy: true }, 'https://app.example.com:8443', 'app.example.com:8443'],
+    [
+      'APP_ORIGIN=https://app.example.com:8443 with trustProxy',
+      { trustProxy: true },
+      'https://app.example.com:8443',
+      'app.example.com:8443',
+    ],
   ] as Array<[string, ApiProxyOptions, string | undefined, string]>)(
     'with %s, the upstream gets X-Forwarded-Host: the app host and X-Forwarded-Proto: https whatever Host the client sent',
     async (_name, options, env, host) => {
@@ -127,7 +144,13 @@ describe('Sec-Fetch-Site on an unsafe request carrying the session', () => {
     'Sec-Fetch-Site: %j is refused with 403 csrf, even beside an Origin of the app, without calling the upstream',
     async (site) => {
       await withProxy({}, async (proxy) => {
-        const res = await rawRequest(proxy.url, 'POST', '/api/items', { 'sec-fetch-site': site, origin: proxy.url, cookie: `auth-token=${TOKEN}`, 'content-type': 'application/json' }, '{}');
+        const res = await rawRequest(
+          proxy.url,
+          'POST',
+          '/api/items',
+          { 'sec-fetch-site': site, origin: proxy.url, cookie: `auth-token=${TOKEN}`, 'content-type': 'application/json' },
+          '{}',
+        );
         expect(res.status).toBe(403);
         expect(JSON.parse(res.body.toString())).toEqual({ error: { code: 'csrf', message: expect.any(String) } });
         expect(res.headers['set-cookie']).toBeUndefined();
@@ -143,7 +166,13 @@ describe('Sec-Fetch-Site on an unsafe request carrying the session', () => {
     ['same-site', 'with csrf.trustSameSite', { csrf: { trustSameSite: true } }],
   ] as Array<[string, string, ApiProxyOptions]>)('Sec-Fetch-Site: %j is forwarded %s', async (site, _when, options) => {
     await withProxy(options, async (proxy) => {
-      const res = await rawRequest(proxy.url, 'POST', '/api/items', { 'sec-fetch-site': site, cookie: `auth-token=${TOKEN}`, 'content-type': 'application/json' }, '{}');
+      const res = await rawRequest(
+        proxy.url,
+        'POST',
+        '/api/items',
+        { 'sec-fetch-site': site, cookie: `auth-token=${TOKEN}`, 'content-type': 'application/json' },
+        '{}',
+      );
       expect(res.status).toBe(200);
       expect(received.map((call) => `${call.method} ${call.url}`)).toEqual(['POST /items']);
     });

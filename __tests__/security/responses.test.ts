@@ -91,7 +91,8 @@ describe('answers that set cookies are kept out of shared caches', () => {
       expect(res.body).toBe('{"items":[]}');
       expect(lines(res, 'set-cookie')).toHaveLength(2);
       expect(lines(res, 'cache-control')).toEqual(['private, no-store']);
-      for (const name of ['surrogate-control', 'cdn-cache-control', 'cloudflare-cdn-cache-control', 'expires']) expect(lines(res, name)).toEqual([]);
+      for (const name of ['surrogate-control', 'cdn-cache-control', 'cloudflare-cdn-cache-control', 'expires'])
+        expect(lines(res, name)).toEqual([]);
       expect(res.headers['x-request-id']).toBe('r-42');
       expectNoTokenLeak(refresh, proxy.logger, { text: res.body, headers: res.headers });
     } finally {
@@ -122,7 +123,8 @@ describe('answers that set cookies are kept out of shared caches', () => {
       expect(res.status).toBe(200);
       expect(res.text).toBe('{"user":"ada"}');
       expect(res.headers['cache-control']).toBe('private, no-store');
-      for (const name of ['surrogate-control', 'cdn-cache-control', 'cloudflare-cdn-cache-control', 'expires']) expect(res.headers[name]).toBeUndefined();
+      for (const name of ['surrogate-control', 'cdn-cache-control', 'cloudflare-cdn-cache-control', 'expires'])
+        expect(res.headers[name]).toBeUndefined();
       expect(res.headers['x-request-id']).toBe('r-42');
       expectNoTokenLeak('login-access-token-77', proxy.logger, res);
     } finally {
@@ -227,11 +229,14 @@ describe('active content from the upstream', () => {
     expect(lines(res, 'content-security-policy')).toEqual([CSP]);
   });
 
-  it.each(['application/json', 'application/json; charset=utf-8', 'text/plain', 'image/png'])('an answer with Content-Type: %s gets nosniff and no Content-Security-Policy', async (type) => {
-    const res = await fetchTyped({}, type);
-    expect(lines(res, 'x-content-type-options')).toEqual(['nosniff']);
-    expect(lines(res, 'content-security-policy')).toEqual([]);
-  });
+  it.each(['application/json', 'application/json; charset=utf-8', 'text/plain', 'image/png'])(
+    'an answer with Content-Type: %s gets nosniff and no Content-Security-Policy',
+    async (type) => {
+      const res = await fetchTyped({}, type);
+      expect(lines(res, 'x-content-type-options')).toEqual(['nosniff']);
+      expect(lines(res, 'content-security-policy')).toEqual([]);
+    },
+  );
 
   it("keeps the upstream's own policy and adds the sandbox beside it: two header lines", async () => {
     const res = await fetchTyped({}, 'text/html', { 'x-test-csp': "script-src 'self'" });

@@ -79,10 +79,20 @@ describe('createServerApi after an upstream 401', () => {
       const options = freshOptions();
       const ctx = fakeContext(`auth-token=${stale}; refresh-token=${refresh}`);
       const api = createServerApi(ctx, options);
-      const call = method === 'GET' ? api.get(path) : method === 'DELETE' ? api.delete(path) : method === 'POST' ? api.post(path, body) : api.put(path, body);
+      const call =
+        method === 'GET'
+          ? api.get(path)
+          : method === 'DELETE'
+            ? api.delete(path)
+            : method === 'POST'
+              ? api.post(path, body)
+              : api.put(path, body);
       const result = await call;
       expect(result).toEqual({ status: 200, data: { ok: true } });
-      expect(setCookiesOn(ctx)).toEqual([`auth-token=${fresh}; Path=/; HttpOnly; SameSite=Lax`, `refresh-token=${next}; Path=/; HttpOnly; SameSite=Lax`]);
+      expect(setCookiesOn(ctx)).toEqual([
+        `auth-token=${fresh}; Path=/; HttpOnly; SameSite=Lax`,
+        `refresh-token=${next}; Path=/; HttpOnly; SameSite=Lax`,
+      ]);
       expectNotLeaked([stale, refresh, fresh, next], options.logger, result);
     },
   );
@@ -99,7 +109,10 @@ describe('createServerApi after an upstream 401', () => {
     const error = await api.get('/b').catch((err: unknown) => err);
     expect(error).toBeInstanceOf(ServerApiError);
     expect(error).toMatchObject({ code: 'unauthorized', status: 401, sessionEnded: false });
-    expect(setCookiesOn(ctx)).toEqual([`auth-token=${fresh}; Path=/; HttpOnly; SameSite=Lax`, `refresh-token=${next}; Path=/; HttpOnly; SameSite=Lax`]);
+    expect(setCookiesOn(ctx)).toEqual([
+      `auth-token=${fresh}; Path=/; HttpOnly; SameSite=Lax`,
+      `refresh-token=${next}; Path=/; HttpOnly; SameSite=Lax`,
+    ]);
   });
 
   it('an opaque access token refused twice with a refresh token the upstream accepts: unauthorized, sessionEnded false, the refresh cookie never cleared', async () => {
@@ -115,7 +128,10 @@ describe('createServerApi after an upstream 401', () => {
     expect(error).toBeInstanceOf(ServerApiError);
     expect(error).toMatchObject({ code: 'unauthorized', status: 401, sessionEnded: false });
     const cookies = setCookiesOn(ctx) ?? [];
-    expect(cookies).toEqual([`auth-token=${fresh}; Path=/; HttpOnly; SameSite=Lax`, `refresh-token=${next}; Path=/; HttpOnly; SameSite=Lax`]);
+    expect(cookies).toEqual([
+      `auth-token=${fresh}; Path=/; HttpOnly; SameSite=Lax`,
+      `refresh-token=${next}; Path=/; HttpOnly; SameSite=Lax`,
+    ]);
     expect(cookies.filter((cookie) => cookie.includes('Max-Age=0'))).toEqual([]);
     expectNotLeaked([stale, refresh, fresh, next], options.logger, error);
   });
@@ -125,7 +141,11 @@ describe('createServerApi after an upstream 401', () => {
     nock(API).get('/me').matchHeader('auth-token', stale).reply(401);
     nock(API).post('/refresh', { refreshToken: refresh }).reply(429, {}, { 'retry-after': '30' });
     const ctx = fakeContext(`auth-token=${stale}; refresh-token=${refresh}`);
-    await expect(createServerApi(ctx, freshOptions()).get('/me')).rejects.toMatchObject({ name: 'ServerApiError', code: 'refresh_unavailable', status: 503 });
+    await expect(createServerApi(ctx, freshOptions()).get('/me')).rejects.toMatchObject({
+      name: 'ServerApiError',
+      code: 'refresh_unavailable',
+      status: 503,
+    });
     expect(setCookiesOn(ctx) ?? []).toEqual([]);
   });
 });
@@ -149,7 +169,10 @@ describe('withSession after an upstream 401', () => {
     const ctx = fakeContext(`auth-token=${stale}; refresh-token=${refresh}`);
     const result = await page(options)(ctx);
     expect(result).toEqual({ props: { name: 'Ada' } });
-    expect(setCookiesOn(ctx)).toEqual([`auth-token=${fresh}; Path=/; HttpOnly; SameSite=Lax`, `refresh-token=${next}; Path=/; HttpOnly; SameSite=Lax`]);
+    expect(setCookiesOn(ctx)).toEqual([
+      `auth-token=${fresh}; Path=/; HttpOnly; SameSite=Lax`,
+      `refresh-token=${next}; Path=/; HttpOnly; SameSite=Lax`,
+    ]);
     expectNotLeaked([stale, refresh, fresh, next], options.logger, result);
   });
 
@@ -160,7 +183,10 @@ describe('withSession after an upstream 401', () => {
     nock(API).get('/me').matchHeader('auth-token', fresh).reply(401);
     const ctx = fakeContext(`auth-token=${stale}; refresh-token=${refresh}`);
     await expect(page(freshOptions())(ctx)).resolves.toEqual({ redirect: { destination: '/login?next=%2Fprofile', permanent: false } });
-    expect(setCookiesOn(ctx)).toEqual([`auth-token=${fresh}; Path=/; HttpOnly; SameSite=Lax`, `refresh-token=${next}; Path=/; HttpOnly; SameSite=Lax`]);
+    expect(setCookiesOn(ctx)).toEqual([
+      `auth-token=${fresh}; Path=/; HttpOnly; SameSite=Lax`,
+      `refresh-token=${next}; Path=/; HttpOnly; SameSite=Lax`,
+    ]);
   });
 
   it('redirects and clears both cookies, once, when the upstream refuses the refresh token after the 401', async () => {
@@ -175,14 +201,20 @@ describe('withSession after an upstream 401', () => {
 
 describe('server-side rendering racing a logout', () => {
   /** Renews `refresh` on the page, runs `during` (a logout) at the given moment, then writes the headers as Next does. */
-  async function renderWithLogout(moment: 'while the page renders' | 'after getServerSideProps returned' | 'on a createServerApi page without withSession') {
+  async function renderWithLogout(
+    moment: 'while the page renders' | 'after getServerSideProps returned' | 'on a createServerApi page without withSession',
+  ) {
     const [refresh, fresh, next] = [unique('race-refresh'), unique('race-fresh'), unique('race-next')];
     nock(API).post('/refresh', { refreshToken: refresh }).reply(200, { authToken: fresh, refreshToken: next });
     nock(API).get('/me').matchHeader('auth-token', fresh).reply(200, { name: 'Ada' });
     const options = freshOptions();
     const proxy = await startProxy({ apiUrl: API });
     // Another tab signs out, still presenting the old refresh token.
-    const logout = async () => expect((await rawRequest(proxy.url, 'POST', '/api/logout', { 'sec-fetch-site': 'same-origin', cookie: `refresh-token=${refresh}` })).status).toBe(200);
+    const logout = async () =>
+      expect(
+        (await rawRequest(proxy.url, 'POST', '/api/logout', { 'sec-fetch-site': 'same-origin', cookie: `refresh-token=${refresh}` }))
+          .status,
+      ).toBe(200);
     try {
       const ctx = fakeContext(`refresh-token=${refresh}`);
       if (moment === 'on a createServerApi page without withSession') {
@@ -212,7 +244,11 @@ describe('server-side rendering racing a logout', () => {
     'a page that renewed the session clears the new cookies when its headers are written, if a logout of that session landed %s',
     async (moment) => {
       const { ctx, fresh, next } = await renderWithLogout(moment);
-      expect(setCookiesOn(ctx)).toEqual([`auth-token=${fresh}; Path=/; HttpOnly; SameSite=Lax`, `refresh-token=${next}; Path=/; HttpOnly; SameSite=Lax`, ...CLEARED]);
+      expect(setCookiesOn(ctx)).toEqual([
+        `auth-token=${fresh}; Path=/; HttpOnly; SameSite=Lax`,
+        `refresh-token=${next}; Path=/; HttpOnly; SameSite=Lax`,
+        ...CLEARED,
+      ]);
     },
   );
 
@@ -222,6 +258,9 @@ describe('server-side rendering racing a logout', () => {
     const ctx = fakeContext(`refresh-token=${refresh}`);
     await expect(getSession(ctx, freshOptions())).resolves.toEqual({ authenticated: true, expiresAt: null });
     ctx.res.writeHead(200);
-    expect(setCookiesOn(ctx)).toEqual([`auth-token=${fresh}; Path=/; HttpOnly; SameSite=Lax`, `refresh-token=${next}; Path=/; HttpOnly; SameSite=Lax`]);
+    expect(setCookiesOn(ctx)).toEqual([
+      `auth-token=${fresh}; Path=/; HttpOnly; SameSite=Lax`,
+      `refresh-token=${next}; Path=/; HttpOnly; SameSite=Lax`,
+    ]);
   });
 });

@@ -96,7 +96,8 @@ describe('a login replaces both cookies', () => {
     const accessB = unique('access-of-user-b');
     route = (call, res) => {
       if (call.path === '/login') return reply(res, 200, { authToken: accessB, user: 'b' });
-      if (call.path === '/refresh' && presented(call) === refreshA) return reply(res, 200, { authToken: unique('access-of-user-a'), refreshToken: unique('refresh-of-user-a') });
+      if (call.path === '/refresh' && presented(call) === refreshA)
+        return reply(res, 200, { authToken: unique('access-of-user-a'), refreshToken: unique('refresh-of-user-a') });
       defaultRoute(call, res);
     };
     await withProxy({}, async (proxy) => {
@@ -108,13 +109,18 @@ describe('a login replaces both cookies', () => {
       const login = await request(proxy.url).post('/api/login').set(same).set('cookie', cookieHeader(jar)).send({ email: 'b@example.com' });
       expect(login.status).toBe(200);
       expect(login.text).toBe('{"user":"b"}');
-      expect(setCookiesOf(login)).toEqual([`auth-token=${accessB}; Path=/; HttpOnly; SameSite=Lax`, 'refresh-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0']);
+      expect(setCookiesOf(login)).toEqual([
+        `auth-token=${accessB}; Path=/; HttpOnly; SameSite=Lax`,
+        'refresh-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0',
+      ]);
       applySetCookies(jar, setCookiesOf(login));
       expect([...jar.keys()]).toEqual(['auth-token']);
 
       // B's access cookie goes (expiry): nothing left in the browser may bring A's session back.
       jar.delete('auth-token');
-      const later = await request(proxy.url).get('/api/me').set(jar.size > 0 ? { cookie: cookieHeader(jar) } : {});
+      const later = await request(proxy.url)
+        .get('/api/me')
+        .set(jar.size > 0 ? { cookie: cookieHeader(jar) } : {});
       expect(later.status).toBe(200);
       expect(later.body).toEqual({ path: '/me', token: null });
       expect(seen()).toEqual(['POST /login', 'GET /me']);
@@ -128,8 +134,15 @@ describe('a login replaces both cookies', () => {
     const refreshB = unique('refresh-of-user-b');
     route = (call, res) => reply(res, 200, { authToken: accessB, refreshToken: refreshB, user: 'b' });
     await withProxy({}, async (proxy) => {
-      const login = await request(proxy.url).post('/api/login').set(same).set('cookie', `auth-token=${unique('a')}; refresh-token=${unique('ra')}`).send({});
-      expect(setCookiesOf(login)).toEqual([`auth-token=${accessB}; Path=/; HttpOnly; SameSite=Lax`, `refresh-token=${refreshB}; Path=/; HttpOnly; SameSite=Lax`]);
+      const login = await request(proxy.url)
+        .post('/api/login')
+        .set(same)
+        .set('cookie', `auth-token=${unique('a')}; refresh-token=${unique('ra')}`)
+        .send({});
+      expect(setCookiesOf(login)).toEqual([
+        `auth-token=${accessB}; Path=/; HttpOnly; SameSite=Lax`,
+        `refresh-token=${refreshB}; Path=/; HttpOnly; SameSite=Lax`,
+      ]);
       expect(login.text).toBe('{"user":"b"}');
     });
   });
@@ -137,7 +150,11 @@ describe('a login replaces both cookies', () => {
   it('leaves both cookies alone (no Set-Cookie) when the upstream refuses the login', async () => {
     route = (call, res) => reply(res, 401, { error: 'bad credentials' });
     await withProxy({}, async (proxy) => {
-      const login = await request(proxy.url).post('/api/login').set(same).set('cookie', `auth-token=${unique('a')}; refresh-token=${unique('ra')}`).send({});
+      const login = await request(proxy.url)
+        .post('/api/login')
+        .set(same)
+        .set('cookie', `auth-token=${unique('a')}; refresh-token=${unique('ra')}`)
+        .send({});
       expect(login.status).toBe(401);
       expect(login.text).toBe('{"error":"bad credentials"}');
       expect(setCookiesOf(login)).toBeUndefined();
@@ -151,11 +168,17 @@ describe('duplicate session cookies (cookie tossing) mean no session', () => {
     ['two auth-token cookies without a space', 'auth-token=tossed-token-a;auth-token=tossed-token-b'],
     ['two auth-token cookies with extra spaces', 'auth-token=tossed-token-a ;   auth-token=tossed-token-b'],
     ['two auth-token cookies among others', 'theme=dark; auth-token=tossed-token-a; lang=en; auth-token=tossed-token-b'],
-    ['two auth-token cookies around a refresh cookie', 'auth-token=tossed-token-b; refresh-token=tossed-refresh-1; auth-token=tossed-token-a'],
+    [
+      'two auth-token cookies around a refresh cookie',
+      'auth-token=tossed-token-b; refresh-token=tossed-refresh-1; auth-token=tossed-token-a',
+    ],
     ['two auth-token cookies, the first empty', 'auth-token=; auth-token=tossed-token-b'],
     ['the same auth-token twice', 'auth-token=tossed-token-a; auth-token=tossed-token-a'],
     ['two refresh-token cookies', 'refresh-token=tossed-refresh-1; refresh-token=tossed-refresh-2'],
-    ['two refresh-token cookies beside an access cookie', 'auth-token=tossed-token-a; refresh-token=tossed-refresh-1; refresh-token=tossed-refresh-2'],
+    [
+      'two refresh-token cookies beside an access cookie',
+      'auth-token=tossed-token-a; refresh-token=tossed-refresh-1; refresh-token=tossed-refresh-2',
+    ],
   ];
 
   // Refresh tokens of their own per test: a refresh of one (by a proxy that ignored the duplicate) must
@@ -176,15 +199,18 @@ describe('duplicate session cookies (cookie tossing) mean no session', () => {
     });
   });
 
-  it.each(duplicates)('%s: GET /api/session answers {"authenticated":false,"expiresAt":null} and clears both cookies', async (_name, cookie) => {
-    await withProxy({}, async (proxy) => {
-      const res = await rawRequest(proxy.url, 'GET', '/api/session', { cookie: withOwnRefreshTokens(cookie) });
-      expect(res.status).toBe(200);
-      expect(res.body.toString()).toBe('{"authenticated":false,"expiresAt":null}');
-      expect(res.headers['set-cookie']).toEqual(CLEARED);
-      expect(calls).toEqual([]);
-    });
-  });
+  it.each(duplicates)(
+    '%s: GET /api/session answers {"authenticated":false,"expiresAt":null} and clears both cookies',
+    async (_name, cookie) => {
+      await withProxy({}, async (proxy) => {
+        const res = await rawRequest(proxy.url, 'GET', '/api/session', { cookie: withOwnRefreshTokens(cookie) });
+        expect(res.status).toBe(200);
+        expect(res.body.toString()).toBe('{"authenticated":false,"expiresAt":null}');
+        expect(res.headers['set-cookie']).toEqual(CLEARED);
+        expect(calls).toEqual([]);
+      });
+    },
+  );
 
   it('a cookie whose name only ends in auth-token is no duplicate: the session is used, nothing cleared', async () => {
     await withProxy({}, async (proxy) => {
@@ -216,20 +242,23 @@ describe('__Host- cookie names under HTTPS', () => {
     });
   });
 
-  it.each(https)('with %s, only the __Host- cookie is a session: an unprefixed auth-token is not sent upstream', async (_name, options, headers) => {
-    const token = unique('https-token');
-    await withProxy(options, async (proxy) => {
-      const unprefixed = await rawRequest(proxy.url, 'GET', '/api/items', { ...headers, cookie: `auth-token=${token}` });
-      expect(unprefixed.body.toString()).toBe('{"path":"/items","token":null}');
-      const unprefixedSession = await rawRequest(proxy.url, 'GET', '/api/session', { ...headers, cookie: `auth-token=${token}` });
-      expect(unprefixedSession.body.toString()).toBe('{"authenticated":false,"expiresAt":null}');
+  it.each(https)(
+    'with %s, only the __Host- cookie is a session: an unprefixed auth-token is not sent upstream',
+    async (_name, options, headers) => {
+      const token = unique('https-token');
+      await withProxy(options, async (proxy) => {
+        const unprefixed = await rawRequest(proxy.url, 'GET', '/api/items', { ...headers, cookie: `auth-token=${token}` });
+        expect(unprefixed.body.toString()).toBe('{"path":"/items","token":null}');
+        const unprefixedSession = await rawRequest(proxy.url, 'GET', '/api/session', { ...headers, cookie: `auth-token=${token}` });
+        expect(unprefixedSession.body.toString()).toBe('{"authenticated":false,"expiresAt":null}');
 
-      const prefixed = await rawRequest(proxy.url, 'GET', '/api/items', { ...headers, cookie: `__Host-auth-token=${token}` });
-      expect(prefixed.body.toString()).toBe(`{"path":"/items","token":"${token}"}`);
-      const prefixedSession = await rawRequest(proxy.url, 'GET', '/api/session', { ...headers, cookie: `__Host-auth-token=${token}` });
-      expect(prefixedSession.body.toString()).toBe('{"authenticated":true,"expiresAt":null}');
-    });
-  });
+        const prefixed = await rawRequest(proxy.url, 'GET', '/api/items', { ...headers, cookie: `__Host-auth-token=${token}` });
+        expect(prefixed.body.toString()).toBe(`{"path":"/items","token":"${token}"}`);
+        const prefixedSession = await rawRequest(proxy.url, 'GET', '/api/session', { ...headers, cookie: `__Host-auth-token=${token}` });
+        expect(prefixedSession.body.toString()).toBe('{"authenticated":true,"expiresAt":null}');
+      });
+    },
+  );
 
   const CLEARED_HTTPS = [
     '__Host-auth-token=; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=0',
@@ -240,7 +269,11 @@ describe('__Host- cookie names under HTTPS', () => {
 
   it.each(https)('with %s, logout clears the __Host- names and the unprefixed ones', async (_name, options, headers) => {
     await withProxy(options, async (proxy) => {
-      const res = await request(proxy.url).post('/api/logout').set(same).set(headers).set('cookie', `__Host-auth-token=${unique('t')}; auth-token=${unique('old')}`);
+      const res = await request(proxy.url)
+        .post('/api/logout')
+        .set(same)
+        .set(headers)
+        .set('cookie', `__Host-auth-token=${unique('t')}; auth-token=${unique('old')}`);
       expect(res.status).toBe(200);
       expect(res.text).toBe('{"loggedOut":true}');
       expect([...(setCookiesOf(res) ?? [])].sort()).toEqual([...CLEARED_HTTPS].sort());
@@ -249,7 +282,10 @@ describe('__Host- cookie names under HTTPS', () => {
 
   it.each(https)('with %s, two __Host-auth-token cookies mean no session, and every name is cleared', async (_name, options, headers) => {
     await withProxy(options, async (proxy) => {
-      const res = await rawRequest(proxy.url, 'GET', '/api/items', { ...headers, cookie: '__Host-auth-token=tossed-token-a; __Host-auth-token=tossed-token-b' });
+      const res = await rawRequest(proxy.url, 'GET', '/api/items', {
+        ...headers,
+        cookie: '__Host-auth-token=tossed-token-a; __Host-auth-token=tossed-token-b',
+      });
       expect(res.body.toString()).toBe('{"path":"/items","token":null}');
       expect([...(res.headers['set-cookie'] ?? [])].sort()).toEqual([...CLEARED_HTTPS].sort());
     });
@@ -258,59 +294,71 @@ describe('__Host- cookie names under HTTPS', () => {
   it.each([
     ['cookie.name', { cookie: { name: 'sid', secure: true } }, ['sid', '__Host-refresh-token']],
     ['cookie.name and refresh.cookieName', { cookie: { name: 'sid', secure: true }, refresh: { cookieName: 'rsid' } }, ['sid', 'rsid']],
-  ] as Array<[string, ApiProxyOptions, [string, string]]>)('a configured %s is used as given under HTTPS', async (_name, options, [accessName, refreshName]) => {
-    const access = unique('named-access');
-    const refresh = unique('named-refresh');
-    route = (call, res) => {
-      if (call.path === '/login') return reply(res, 200, { authToken: access, refreshToken: refresh });
-      defaultRoute(call, res);
-    };
-    await withProxy(options, async (proxy) => {
-      const login = await request(proxy.url).post('/api/login').set(same).send({});
-      expect(setCookiesOf(login)).toEqual([`${accessName}=${access}; Path=/; HttpOnly; SameSite=Lax; Secure`, `${refreshName}=${refresh}; Path=/; HttpOnly; SameSite=Lax; Secure`]);
-      const used = await rawRequest(proxy.url, 'GET', '/api/items', { cookie: `${accessName}=${access}` });
-      expect(used.body.toString()).toBe(`{"path":"/items","token":"${access}"}`);
-    });
-  });
+  ] as Array<[string, ApiProxyOptions, [string, string]]>)(
+    'a configured %s is used as given under HTTPS',
+    async (_name, options, [accessName, refreshName]) => {
+      const access = unique('named-access');
+      const refresh = unique('named-refresh');
+      route = (call, res) => {
+        if (call.path === '/login') return reply(res, 200, { authToken: access, refreshToken: refresh });
+        defaultRoute(call, res);
+      };
+      await withProxy(options, async (proxy) => {
+        const login = await request(proxy.url).post('/api/login').set(same).send({});
+        expect(setCookiesOf(login)).toEqual([
+          `${accessName}=${access}; Path=/; HttpOnly; SameSite=Lax; Secure`,
+          `${refreshName}=${refresh}; Path=/; HttpOnly; SameSite=Lax; Secure`,
+        ]);
+        const used = await rawRequest(proxy.url, 'GET', '/api/items', { cookie: `${accessName}=${access}` });
+        expect(used.body.toString()).toBe(`{"path":"/items","token":"${access}"}`);
+      });
+    },
+  );
 });
 
 describe('only 400, 401 and 403 from the refresh endpoint end a session', () => {
   const expiredCookie = (refresh: string) => `auth-token=${fakeJwt({ sub: 'old', exp: now() - 5 })}; refresh-token=${refresh}`;
 
-  it.each([400, 401, 403])('a refresh answered %i clears both cookies and answers 401 session_expired, without forwarding', async (status) => {
-    const refresh = unique('ended-refresh');
-    route = (call, res) => (call.path === '/refresh' ? reply(res, status, { error: 'invalid_grant' }) : defaultRoute(call, res));
-    await withProxy({}, async (proxy) => {
-      const res = await rawRequest(proxy.url, 'GET', '/api/items', { cookie: expiredCookie(refresh) });
-      expect(res.status).toBe(401);
-      expect(JSON.parse(res.body.toString())).toEqual({ error: { code: 'session_expired', message: expect.any(String) } });
-      expect(res.headers['set-cookie']).toEqual(CLEARED);
-      expect(seen()).toEqual(['POST /refresh']);
-      expectNoTokenLeak(refresh, proxy.logger, { body: res.body, headers: res.headers });
-    });
-  });
+  it.each([400, 401, 403])(
+    'a refresh answered %i clears both cookies and answers 401 session_expired, without forwarding',
+    async (status) => {
+      const refresh = unique('ended-refresh');
+      route = (call, res) => (call.path === '/refresh' ? reply(res, status, { error: 'invalid_grant' }) : defaultRoute(call, res));
+      await withProxy({}, async (proxy) => {
+        const res = await rawRequest(proxy.url, 'GET', '/api/items', { cookie: expiredCookie(refresh) });
+        expect(res.status).toBe(401);
+        expect(JSON.parse(res.body.toString())).toEqual({ error: { code: 'session_expired', message: expect.any(String) } });
+        expect(res.headers['set-cookie']).toEqual(CLEARED);
+        expect(seen()).toEqual(['POST /refresh']);
+        expectNoTokenLeak(refresh, proxy.logger, { body: res.body, headers: res.headers });
+      });
+    },
+  );
 
-  it.each([404, 408, 409, 429, 500, 502, 503, 504])('a refresh answered %i is temporary: 503 refresh_unavailable, no Set-Cookie, no Retry-After of its own', async (status) => {
-    const refresh = unique('kept-refresh');
-    route = (call, res) => (call.path === '/refresh' ? reply(res, status, { error: 'busy' }) : defaultRoute(call, res));
-    await withProxy({}, async (proxy) => {
-      const res = await rawRequest(proxy.url, 'GET', '/api/items', { cookie: expiredCookie(refresh) });
-      expect(res.status).toBe(503);
-      expect(JSON.parse(res.body.toString())).toEqual({ error: { code: 'refresh_unavailable', message: expect.any(String) } });
-      expect(res.headers['set-cookie']).toBeUndefined();
-      expect(res.headers['retry-after']).toBeUndefined();
-      expect(res.headers['cache-control']).toBe('private, no-store');
-      expect(seen()).toEqual(['POST /refresh']);
-      expectNoTokenLeak(refresh, proxy.logger, { body: res.body, headers: res.headers });
-    });
-  });
+  it.each([404, 408, 409, 429, 500, 502, 503, 504])(
+    'a refresh answered %i is temporary: 503 refresh_unavailable, no Set-Cookie, no Retry-After of its own',
+    async (status) => {
+      const refresh = unique('kept-refresh');
+      route = (call, res) => (call.path === '/refresh' ? reply(res, status, { error: 'busy' }) : defaultRoute(call, res));
+      await withProxy({}, async (proxy) => {
+        const res = await rawRequest(proxy.url, 'GET', '/api/items', { cookie: expiredCookie(refresh) });
+        expect(res.status).toBe(503);
+        expect(JSON.parse(res.body.toString())).toEqual({ error: { code: 'refresh_unavailable', message: expect.any(String) } });
+        expect(res.headers['set-cookie']).toBeUndefined();
+        expect(res.headers['retry-after']).toBeUndefined();
+        expect(res.headers['cache-control']).toBe('private, no-store');
+        expect(seen()).toEqual(['POST /refresh']);
+        expectNoTokenLeak(refresh, proxy.logger, { body: res.body, headers: res.headers });
+      });
+    },
+  );
 
   it.each([
     [429, '30'],
     [503, '30'],
     [429, '0'],
     [503, 'Wed, 21 Oct 2026 07:28:00 GMT'],
-  ])("a refresh answered %i with Retry-After: %s passes that Retry-After on", async (status, retryAfter) => {
+  ])('a refresh answered %i with Retry-After: %s passes that Retry-After on', async (status, retryAfter) => {
     route = (call, res) => (call.path === '/refresh' ? reply(res, status, {}, { 'retry-after': retryAfter }) : defaultRoute(call, res));
     await withProxy({}, async (proxy) => {
       const res = await rawRequest(proxy.url, 'GET', '/api/items', { cookie: expiredCookie(unique('kept-refresh')) });
@@ -320,35 +368,46 @@ describe('only 400, 401 and 403 from the refresh endpoint end a session', () => 
     });
   });
 
-  it.each(['soon', '-5', '1.5', '30 seconds', 'Wed, 21 Oct 2026', '<script>alert(1)</script>'])('a refresh answered 429 with the garbage Retry-After %j passes no Retry-After', async (retryAfter) => {
-    route = (call, res) => (call.path === '/refresh' ? reply(res, 429, {}, { 'retry-after': retryAfter }) : defaultRoute(call, res));
-    await withProxy({}, async (proxy) => {
-      const res = await rawRequest(proxy.url, 'GET', '/api/items', { cookie: expiredCookie(unique('kept-refresh')) });
-      expect(res.status).toBe(503);
-      expect(JSON.parse(res.body.toString())).toEqual({ error: { code: 'refresh_unavailable', message: expect.any(String) } });
-      expect(res.headers['retry-after']).toBeUndefined();
-    });
-  });
+  it.each(['soon', '-5', '1.5', '30 seconds', 'Wed, 21 Oct 2026', '<script>alert(1)</script>'])(
+    'a refresh answered 429 with the garbage Retry-After %j passes no Retry-After',
+    async (retryAfter) => {
+      route = (call, res) => (call.path === '/refresh' ? reply(res, 429, {}, { 'retry-after': retryAfter }) : defaultRoute(call, res));
+      await withProxy({}, async (proxy) => {
+        const res = await rawRequest(proxy.url, 'GET', '/api/items', { cookie: expiredCookie(unique('kept-refresh')) });
+        expect(res.status).toBe(503);
+        expect(JSON.parse(res.body.toString())).toEqual({ error: { code: 'refresh_unavailable', message: expect.any(String) } });
+        expect(res.headers['retry-after']).toBeUndefined();
+      });
+    },
+  );
 
   it.each([
     ['before forwarding (expired access JWT)', '/api/items', (refresh: string) => expiredCookie(refresh), ['POST /refresh']],
-    ['after an upstream 401 (opaque access token)', '/api/items', (refresh: string) => `auth-token=revoked-opaque; refresh-token=${refresh}`, ['GET /items', 'POST /refresh']],
+    [
+      'after an upstream 401 (opaque access token)',
+      '/api/items',
+      (refresh: string) => `auth-token=revoked-opaque; refresh-token=${refresh}`,
+      ['GET /items', 'POST /refresh'],
+    ],
     ['for GET /api/session (refresh cookie only)', '/api/session', (refresh: string) => `refresh-token=${refresh}`, ['POST /refresh']],
-  ])('a rate-limited refresh %s answers 503 refresh_unavailable with Retry-After: 30 and keeps the cookies', async (_name, path, cookie, expectedCalls) => {
-    route = (call, res) => {
-      if (call.path === '/refresh') return reply(res, 429, {}, { 'retry-after': '30' });
-      if (call.headers['auth-token'] === 'revoked-opaque') return reply(res, 401, { error: 'unauthorized' });
-      defaultRoute(call, res);
-    };
-    await withProxy({}, async (proxy) => {
-      const res = await rawRequest(proxy.url, 'GET', path, { cookie: cookie(unique('limited-refresh')) });
-      expect(res.status).toBe(503);
-      expect(JSON.parse(res.body.toString())).toEqual({ error: { code: 'refresh_unavailable', message: expect.any(String) } });
-      expect(res.headers['retry-after']).toBe('30');
-      expect(res.headers['set-cookie']).toBeUndefined();
-      expect(seen()).toEqual(expectedCalls);
-    });
-  });
+  ])(
+    'a rate-limited refresh %s answers 503 refresh_unavailable with Retry-After: 30 and keeps the cookies',
+    async (_name, path, cookie, expectedCalls) => {
+      route = (call, res) => {
+        if (call.path === '/refresh') return reply(res, 429, {}, { 'retry-after': '30' });
+        if (call.headers['auth-token'] === 'revoked-opaque') return reply(res, 401, { error: 'unauthorized' });
+        defaultRoute(call, res);
+      };
+      await withProxy({}, async (proxy) => {
+        const res = await rawRequest(proxy.url, 'GET', path, { cookie: cookie(unique('limited-refresh')) });
+        expect(res.status).toBe(503);
+        expect(JSON.parse(res.body.toString())).toEqual({ error: { code: 'refresh_unavailable', message: expect.any(String) } });
+        expect(res.headers['retry-after']).toBe('30');
+        expect(res.headers['set-cookie']).toBeUndefined();
+        expect(seen()).toEqual(expectedCalls);
+      });
+    },
+  );
 });
 
 describe('refreshes in flight are bounded (refresh.maxConcurrent)', () => {
@@ -379,9 +438,15 @@ describe('refreshes in flight are bounded (refresh.maxConcurrent)', () => {
         proxy.server.on('request', () => void (handled += 1));
         let refused: Awaited<ReturnType<typeof rawRequest>>;
         try {
-          held = Promise.all(Array.from({ length: limit }, () => rawRequest(proxy.url, 'GET', '/api/items', { cookie: `refresh-token=${unique('held')}` })));
+          held = Promise.all(
+            Array.from({ length: limit }, () => rawRequest(proxy.url, 'GET', '/api/items', { cookie: `refresh-token=${unique('held')}` })),
+          );
           await until(() => refreshCalls().length >= limit);
-          waiting = Promise.all(Array.from({ length: limit * 4 }, () => rawRequest(proxy.url, 'GET', '/api/items', { cookie: `refresh-token=${unique('waiting')}` })));
+          waiting = Promise.all(
+            Array.from({ length: limit * 4 }, () =>
+              rawRequest(proxy.url, 'GET', '/api/items', { cookie: `refresh-token=${unique('waiting')}` }),
+            ),
+          );
           await until(() => handled >= limit * 5);
           expect(refreshCalls()).toHaveLength(limit);
           refused = await rawRequest(proxy.url, 'GET', '/api/items', { cookie: `refresh-token=${extra}` });
@@ -413,7 +478,9 @@ describe('refreshes in flight are bounded (refresh.maxConcurrent)', () => {
       try {
         const leaders = [first, second].map((token) => rawRequest(proxy.url, 'GET', '/api/items', { cookie: `refresh-token=${token}` }));
         await until(() => refreshCalls().length >= 2);
-        const followers = [first, second, first].map((token) => rawRequest(proxy.url, 'GET', '/api/items', { cookie: `refresh-token=${token}` }));
+        const followers = [first, second, first].map((token) =>
+          rawRequest(proxy.url, 'GET', '/api/items', { cookie: `refresh-token=${token}` }),
+        );
         answers = Promise.all([...leaders, ...followers]);
         await until(() => handled >= 5);
       } finally {
@@ -505,16 +572,19 @@ describe('refused refresh tokens are kept apart from rotations', () => {
 });
 
 describe('a JWT exp outside the range of a date', () => {
-  it.each([1e13, -1e13, 8.64e12 + 1, 1e300])('GET /api/session with exp %d answers 200 {"authenticated":true,"expiresAt":null}', async (exp) => {
-    const token = fakeJwt({ sub: 'u', exp });
-    await withProxy({}, async (proxy) => {
-      const res = await rawRequest(proxy.url, 'GET', '/api/session', { cookie: `auth-token=${token}` });
-      expect(res.status).toBe(200);
-      expect(res.body.toString()).toBe('{"authenticated":true,"expiresAt":null}');
-      expect(calls).toEqual([]);
-      expectNoTokenLeak(token, proxy.logger, { body: res.body, headers: res.headers });
-    });
-  });
+  it.each([1e13, -1e13, 8.64e12 + 1, 1e300])(
+    'GET /api/session with exp %d answers 200 {"authenticated":true,"expiresAt":null}',
+    async (exp) => {
+      const token = fakeJwt({ sub: 'u', exp });
+      await withProxy({}, async (proxy) => {
+        const res = await rawRequest(proxy.url, 'GET', '/api/session', { cookie: `auth-token=${token}` });
+        expect(res.status).toBe(200);
+        expect(res.body.toString()).toBe('{"authenticated":true,"expiresAt":null}');
+        expect(calls).toEqual([]);
+        expectNoTokenLeak(token, proxy.logger, { body: res.body, headers: res.headers });
+      });
+    },
+  );
 
   it('the last representable exp (8.64e12) is still a date', async () => {
     await withProxy({}, async (proxy) => {
@@ -527,29 +597,36 @@ describe('a JWT exp outside the range of a date', () => {
 describe('logout after the access token expired', () => {
   it.each([
     ['only a refresh cookie', (refresh: string) => `refresh-token=${refresh}`],
-    ['an expired access JWT and a refresh cookie', (refresh: string) => `auth-token=${fakeJwt({ sub: 'old', exp: now() - 60 })}; refresh-token=${refresh}`],
-  ])('with %s: refreshes first, then POST /logout with the new access token and the new refresh token; both cookies cleared', async (_name, cookie) => {
-    const refresh = unique('logout-refresh');
-    const newAccess = unique('logout-new-access');
-    const newRefresh = unique('logout-new-refresh');
-    route = (call, res) => {
-      if (call.path === '/refresh') return presented(call) === refresh ? reply(res, 200, { authToken: newAccess, refreshToken: newRefresh }) : reply(res, 401, {});
-      if (call.path === '/logout') return void res.writeHead(204).end();
-      defaultRoute(call, res);
-    };
-    await withProxy({ logout: { upstreamPath: '/logout' } }, async (proxy) => {
-      const res = await request(proxy.url).post('/api/logout').set(same).set('cookie', cookie(refresh));
-      expect(res.status).toBe(200);
-      expect(res.text).toBe('{"loggedOut":true}');
-      expect(setCookiesOf(res)).toEqual(CLEARED);
-      expect(seen()).toEqual(['POST /refresh', 'POST /logout']);
-      expect(calls[0]?.body).toBe(JSON.stringify({ refreshToken: refresh }));
-      expect(calls[1]?.headers['auth-token']).toBe(newAccess);
-      expect(calls[1]?.headers['content-type']).toBe('application/json');
-      expect(calls[1]?.body).toBe(`{"refreshToken":"${newRefresh}"}`);
-      for (const token of [refresh, newAccess, newRefresh]) expectNoTokenLeak(token, proxy.logger, res);
-    });
-  });
+    [
+      'an expired access JWT and a refresh cookie',
+      (refresh: string) => `auth-token=${fakeJwt({ sub: 'old', exp: now() - 60 })}; refresh-token=${refresh}`,
+    ],
+  ])(
+    'with %s: refreshes first, then POST /logout with the new access token and the new refresh token; both cookies cleared',
+    async (_name, cookie) => {
+      const refresh = unique('logout-refresh');
+      const newAccess = unique('logout-new-access');
+      const newRefresh = unique('logout-new-refresh');
+      route = (call, res) => {
+        if (call.path === '/refresh')
+          return presented(call) === refresh ? reply(res, 200, { authToken: newAccess, refreshToken: newRefresh }) : reply(res, 401, {});
+        if (call.path === '/logout') return void res.writeHead(204).end();
+        defaultRoute(call, res);
+      };
+      await withProxy({ logout: { upstreamPath: '/logout' } }, async (proxy) => {
+        const res = await request(proxy.url).post('/api/logout').set(same).set('cookie', cookie(refresh));
+        expect(res.status).toBe(200);
+        expect(res.text).toBe('{"loggedOut":true}');
+        expect(setCookiesOf(res)).toEqual(CLEARED);
+        expect(seen()).toEqual(['POST /refresh', 'POST /logout']);
+        expect(calls[0]?.body).toBe(JSON.stringify({ refreshToken: refresh }));
+        expect(calls[1]?.headers['auth-token']).toBe(newAccess);
+        expect(calls[1]?.headers['content-type']).toBe('application/json');
+        expect(calls[1]?.body).toBe(`{"refreshToken":"${newRefresh}"}`);
+        for (const token of [refresh, newAccess, newRefresh]) expectNoTokenLeak(token, proxy.logger, res);
+      });
+    },
+  );
 
   it('a refused refresh token: the upstream logout is not called, and both cookies are cleared', async () => {
     const refresh = unique('logout-dead-refresh');
@@ -564,19 +641,22 @@ describe('logout after the access token expired', () => {
     });
   });
 
-  it.each([401, 500])('an upstream logout answering %i is logged with its status; the client still gets 200 {"loggedOut":true} and cleared cookies', async (status) => {
-    const access = unique('logout-access');
-    const refresh = unique('logout-refresh');
-    route = (call, res) => (call.path === '/logout' ? reply(res, status, { error: 'nope' }) : defaultRoute(call, res));
-    await withProxy({ logout: { upstreamPath: '/logout' } }, async (proxy) => {
-      const res = await request(proxy.url).post('/api/logout').set(same).set('cookie', `auth-token=${access}; refresh-token=${refresh}`);
-      expect(res.status).toBe(200);
-      expect(res.text).toBe('{"loggedOut":true}');
-      expect(setCookiesOf(res)).toEqual(CLEARED);
-      expect(seen()).toEqual(['POST /logout']);
-      expect(calls[0]?.headers['auth-token']).toBe(access);
-      expect(proxy.logger.lines).toEqual([expect.stringMatching(new RegExp(`\\b${status}\\b`))]);
-      for (const token of [access, refresh]) expectNoTokenLeak(token, proxy.logger, res);
-    });
-  });
+  it.each([401, 500])(
+    'an upstream logout answering %i is logged with its status; the client still gets 200 {"loggedOut":true} and cleared cookies',
+    async (status) => {
+      const access = unique('logout-access');
+      const refresh = unique('logout-refresh');
+      route = (call, res) => (call.path === '/logout' ? reply(res, status, { error: 'nope' }) : defaultRoute(call, res));
+      await withProxy({ logout: { upstreamPath: '/logout' } }, async (proxy) => {
+        const res = await request(proxy.url).post('/api/logout').set(same).set('cookie', `auth-token=${access}; refresh-token=${refresh}`);
+        expect(res.status).toBe(200);
+        expect(res.text).toBe('{"loggedOut":true}');
+        expect(setCookiesOf(res)).toEqual(CLEARED);
+        expect(seen()).toEqual(['POST /logout']);
+        expect(calls[0]?.headers['auth-token']).toBe(access);
+        expect(proxy.logger.lines).toEqual([expect.stringMatching(new RegExp(`\\b${status}\\b`))]);
+        for (const token of [access, refresh]) expectNoTokenLeak(token, proxy.logger, res);
+      });
+    },
+  );
 });

@@ -90,17 +90,20 @@ describe('an upstream answer that stalls mid-body', () => {
   it.each([
     ['with Content-Length', '/sized'],
     ['chunked', '/chunked'],
-  ])('%s, with idleTimeoutMs: 300: the client gets a truncated answer within 2 s, and the upstream socket is closed too', async (_name, path) => {
-    await withProxy({ idleTimeoutMs: 300 }, async (proxy) => {
-      const seen = await watch(`${proxy.url}/api${path}`, {}, 3_000);
-      expect(seen.status).toBe(200);
-      expect(seen.body).toBe('partial');
-      expect(seen.outcome).toBe('cut');
-      expect(seen.elapsedMs).toBeGreaterThanOrEqual(250);
-      expect(seen.elapsedMs).toBeLessThan(2_000);
-      expect(await closedWithin(upstreamClosed, 1_000)).toBe('closed');
-    });
-  });
+  ])(
+    '%s, with idleTimeoutMs: 300: the client gets a truncated answer within 2 s, and the upstream socket is closed too',
+    async (_name, path) => {
+      await withProxy({ idleTimeoutMs: 300 }, async (proxy) => {
+        const seen = await watch(`${proxy.url}/api${path}`, {}, 3_000);
+        expect(seen.status).toBe(200);
+        expect(seen.body).toBe('partial');
+        expect(seen.outcome).toBe('cut');
+        expect(seen.elapsedMs).toBeGreaterThanOrEqual(250);
+        expect(seen.elapsedMs).toBeLessThan(2_000);
+        expect(await closedWithin(upstreamClosed, 1_000)).toBe('closed');
+      });
+    },
+  );
 
   it('an event stream is cut after eventStreamIdleTimeoutMs (300), not idleTimeoutMs', async () => {
     await withProxy({ idleTimeoutMs: 30_000, eventStreamIdleTimeoutMs: 300 }, async (proxy) => {
@@ -115,14 +118,17 @@ describe('an upstream answer that stalls mid-body', () => {
   it.each([
     ['eventStreamIdleTimeoutMs: false', { idleTimeoutMs: 300, eventStreamIdleTimeoutMs: false }],
     ['the default eventStreamIdleTimeoutMs (5 min)', { idleTimeoutMs: 300 }],
-  ] as Array<[string, ApiProxyOptions]>)('with idleTimeoutMs: 300 and %s, a silent event stream is still open after 1 s', async (_name, options) => {
-    await withProxy(options, async (proxy) => {
-      const seen = await watch(`${proxy.url}/api/events`, { accept: 'text/event-stream' }, 1_000);
-      expect(seen.status).toBe(200);
-      expect(seen.body).toBe('data: first\n\n');
-      expect(seen.outcome).toBe('open');
-    });
-  });
+  ] as Array<[string, ApiProxyOptions]>)(
+    'with idleTimeoutMs: 300 and %s, a silent event stream is still open after 1 s',
+    async (_name, options) => {
+      await withProxy(options, async (proxy) => {
+        const seen = await watch(`${proxy.url}/api/events`, { accept: 'text/event-stream' }, 1_000);
+        expect(seen.status).toBe(200);
+        expect(seen.body).toBe('data: first\n\n');
+        expect(seen.outcome).toBe('open');
+      });
+    },
+  );
 
   it('an answer that keeps trickling (a byte every 100 ms) is not cut by idleTimeoutMs: 300', async () => {
     await withProxy({ idleTimeoutMs: 300 }, async (proxy) => {
@@ -150,7 +156,11 @@ describe('a request body that stops arriving', () => {
   afterAll(() => upstream.close());
 
   /** Sends the head and `first` body bytes on a raw socket, then (optionally) more; reads until the proxy closes (at most 3 s). */
-  function send(url: string, head: string, chunks: Array<{ afterMs: number; bytes: string }>): Promise<{ text: string; closedByProxy: boolean; elapsedMs: number }> {
+  function send(
+    url: string,
+    head: string,
+    chunks: Array<{ afterMs: number; bytes: string }>,
+  ): Promise<{ text: string; closedByProxy: boolean; elapsedMs: number }> {
     const { hostname, port } = new URL(url);
     return new Promise((resolve) => {
       const started = Date.now();

@@ -121,7 +121,10 @@ describe('withSession', () => {
   });
 
   it('gives the page its props, and never the token', async () => {
-    nock(API).get('/v1/me').matchHeader('auth-token', TOKEN).reply(200, { user: { name: 'Ada' } });
+    nock(API)
+      .get('/v1/me')
+      .matchHeader('auth-token', TOKEN)
+      .reply(200, { user: { name: 'Ada' } });
     const result = await handler(fakeContext(`auth-token=${TOKEN}`));
     expect(result).toEqual({ props: { name: 'Ada' } });
     expect(JSON.stringify(result)).not.toContain(TOKEN);
@@ -131,16 +134,25 @@ describe('withSession', () => {
     nock(API).get('/v1/me').reply(401, { error: 'expired' });
     const ctx = fakeContext(`auth-token=${TOKEN}`);
     await expect(handler(ctx)).resolves.toEqual({ redirect: { destination: '/login?next=%2Fprofile', permanent: false } });
-    expect(ctx.res.getHeader('set-cookie')).toEqual(['auth-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0', 'refresh-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0']);
+    expect(ctx.res.getHeader('set-cookie')).toEqual([
+      'auth-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0',
+      'refresh-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0',
+    ]);
   });
 
   it('lets other failures through as a ServerApiError (Next shows its error page)', async () => {
     nock(API).get('/v1/me').reply(503, 'down for maintenance at 10.0.0.7');
-    await expect(handler(fakeContext(`auth-token=${TOKEN}`))).rejects.toMatchObject({ name: 'ServerApiError', code: 'upstream_error', status: 503 });
+    await expect(handler(fakeContext(`auth-token=${TOKEN}`))).rejects.toMatchObject({
+      name: 'ServerApiError',
+      code: 'upstream_error',
+      status: 503,
+    });
   });
 
   it('honours a custom login path', async () => {
     const custom = withSession(async () => ({ props: {} }), { apiOptions: options, loginPath: '/signin' });
-    await expect(custom(fakeContext(undefined, '/x'))).resolves.toEqual({ redirect: { destination: '/signin?next=%2Fx', permanent: false } });
+    await expect(custom(fakeContext(undefined, '/x'))).resolves.toEqual({
+      redirect: { destination: '/signin?next=%2Fx', permanent: false },
+    });
   });
 });
