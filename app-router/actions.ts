@@ -6,7 +6,7 @@ import { endSession } from '../proxy/logout';
 import { callUpstream, UpstreamCallError } from '../proxy/upstream-call';
 import { getUpstreamContext } from '../server-lib/upstream-context';
 import { ServerApiError } from '../server-lib/server-api-error';
-import { appCarrier } from './server';
+import { appCarrier, isForgedAction } from './server';
 
 export type LoginResult =
   /** Signed in: the cookies are set; `data` is the API's answer without the tokens. */
@@ -45,6 +45,10 @@ export async function login(credentials: unknown, options?: ApiProxyOptions): Pr
   const { options: resolved, agent } = context;
   const carrier = await appCarrier();
   const held = readSessionCookies(carrier.req, resolved);
+  if (isForgedAction(carrier, resolved, true, true)) {
+    resolved.logger.warn('[next-bff-proxy] csrf: a login action from another site was refused');
+    return failure('csrf', 'The request was refused as a possible cross-site request forgery.', 403);
+  }
   const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json', 'accept-encoding': 'identity' };
   for (const name of PASSED_HEADERS) {
     const value = carrier.req.headers[name];
@@ -83,11 +87,21 @@ export async function login(credentials: unknown, options?: ApiProxyOptions): Pr
 /**
  * Signs out from a server action, as `POST /api/logout` does: the session ends at once in this process,
  * the API is told with `logout.upstreamPath`, and the cookies are cleared through `cookies()` whatever
- * the API answers.
+ * the API answers. `{ loggedOut: false }`: nothing was ended (not configured, or posted by another site).
  */
 export async function logout(options?: ApiProxyOptions): Promise<{ loggedOut: boolean }> {
-  const { options: resolved, agent } = getUpstreamContext(options);
+  let context;
+  try {
+    context = getUpstreamContext(options);
+  } catch {
+    return { loggedOut: false };
+  }
+  const { options: resolved, agent } = context;
   const carrier = await appCarrier();
+  if (isForgedAction(carrier, resolved, true, true)) {
+    resolved.logger.warn('[next-bff-proxy] csrf: a logout action from another site was refused');
+    return { loggedOut: false };
+  }
   await endSession(carrier.req, resolved, agent);
   return { loggedOut: carrier.setCookies(clearedSessionCookies(carrier.req, resolved)) };
 }

@@ -22,7 +22,7 @@ export interface RouteHandlers {
 // Next's route handlers drop the answer's Content-Length, Content-Encoding and Transfer-Encoding, and
 // never read the body of a GET or HEAD (measured on Next 16.4). The upstream request is made with
 // `node:http` and the shared keep-alive agent: `fetch` (undici) buffered a streamed 1 GiB upload whole.
-const ROUTE_HANDLER_TRANSPORT: TransportTraits = { identityEncoding: true, dropsGetBody: true, viaHttpProxy: false };
+const ROUTE_HANDLER_TRANSPORT: TransportTraits = { identityEncoding: true, dropsGetBody: true, viaHttpProxy: false, bodyMayEndShort: true };
 
 /**
  * The App Router's catch-all route (`app/api/[...path]/route.ts`): the same request policy as the Pages

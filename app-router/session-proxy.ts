@@ -15,9 +15,10 @@ export type SessionProxy = (request: NextRequest) => Promise<NextResponse>;
  * server API then read the new token in that same request). A refused refresh token clears the cookies
  * both ways, so the page sees no session.
  *
- * It never touches the proxy's own `/api/*` routes (they refresh for themselves): a proxy.ts run there
- * would read the whole request body through Next's `proxyClientMaxBodySize` (cut at 10 MiB) and cost
- * throughput. Keep `/api` out of the matcher too.
+ * It acts on page loads (GET and HEAD) only, and never on the proxy's own `/api/*` routes (they refresh
+ * for themselves): a proxy.ts run there would read the whole request body through Next's
+ * `proxyClientMaxBodySize` (cut at 10 MiB) and cost throughput. Keep `/api`, and every rewrite source
+ * that leads into it, out of the matcher too.
  */
 export function createSessionProxy(options?: ApiProxyOptions): SessionProxy {
   return async (request) => {
@@ -30,6 +31,11 @@ export function createSessionProxy(options?: ApiProxyOptions): SessionProxy {
     const { options: resolved, agent } = context;
     const path = request.nextUrl.pathname;
     if (path === resolved.pathPrefix || path.startsWith(`${resolved.pathPrefix}/`)) return NextResponse.next();
+    // Page loads only. A server action (a POST) refreshes and sets cookies itself; refreshing for it here
+    // would hand it the new tokens, so a logout action racing a page's refresh ended those and left the
+    // page's answer carrying them. And a POST rewritten into /api from another path would have its body
+    // read through Next's proxyClientMaxBodySize (cut at 10 MiB).
+    if (request.method !== 'GET' && request.method !== 'HEAD') return NextResponse.next();
     const session = await resolveSession(headersOnlyRequest(request.headers), resolved, agent);
     // Nothing to change, or a refresh the upstream could not answer (the page tries again, or shows it).
     if (session.kind === 'none' || session.kind === 'failed' || session.setCookies.length === 0) return NextResponse.next();

@@ -17,9 +17,10 @@ export interface CookieToSet {
 export function parseOwnSetCookie(header: string): CookieToSet {
   const [pair = '', ...attributes] = header.split('; ');
   const eq = pair.indexOf('=');
+  // Our values are percent-encoded (session-cookie.ts); Next's store encodes the value it is given.
   const cookie: CookieToSet = {
     name: pair.slice(0, eq),
-    value: pair.slice(eq + 1),
+    value: decodeURIComponent(pair.slice(eq + 1)),
     path: '/',
     httpOnly: false,
     secure: false,
@@ -58,7 +59,7 @@ export function applyToCookieHeader(cookieHeader: string | undefined, setCookies
   for (const header of setCookies) {
     const cookie = parseOwnSetCookie(header);
     result = result.filter((pair) => pair.slice(0, Math.max(0, pair.indexOf('='))).trim() !== cookie.name);
-    if (cookie.maxAge !== 0 && cookie.value !== '') result.push(`${cookie.name}=${cookie.value}`);
+    if (cookie.maxAge !== 0 && cookie.value !== '') result.push(`${cookie.name}=${encodeURIComponent(cookie.value)}`);
   }
   return result.join('; ');
 }

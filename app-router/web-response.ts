@@ -78,6 +78,8 @@ export class WebResponseWriter extends Writable {
   }
 
   setHeader(name: string, value: OutgoingHttpHeader): this {
+    // After the client went away, nothing is sent: setting a header is no error (a refresh may land then).
+    if (this.destroyed) return this;
     if (this.headersSent) throw new Error('headers already sent');
     this.fields.set(name.toLowerCase(), value);
     return this;
@@ -92,6 +94,7 @@ export class WebResponseWriter extends Writable {
   }
 
   removeHeader(name: string): void {
+    if (this.destroyed) return;
     if (this.headersSent) throw new Error('headers already sent');
     this.fields.delete(name.toLowerCase());
   }
@@ -275,10 +278,11 @@ export class WebResponseWriter extends Writable {
     this.decoder?.destroy();
     this.headersSent = true;
     if (!this.responded) {
-      // Abandoned before any answer: the client went away (nobody reads this), or the connection is being
-      // cut. An empty 502 that closes the connection; not a body that fails, which Next logs as an error.
+      // Abandoned before any answer (the client went away, the upstream died before a compressed body's
+      // first byte decoded, or the connection is being cut): a 502 that still carries the session cookies
+      // already set, as the Pages route's answers do. Not a body that fails, which Next logs as an error.
       this.heldResponse = undefined;
-      this.respond(new Response(null, { status: 502, headers: { connection: 'close', 'cache-control': 'private, no-store' } }));
+      this.respond(this.refuse('abandoned before an answer'));
     } else if (this.controller) {
       try {
         this.controller.error(error ?? CUT);

@@ -30,9 +30,14 @@ export interface TransportTraits {
   dropsGetBody: boolean;
   /** Requests go upstream through http-proxy (the Pages route), or straight through the same pass. */
   viaHttpProxy: boolean;
+  /**
+   * The body stream may end before its Content-Length (Next cuts a body read through proxy.ts at
+   * `proxyClientMaxBodySize`); Node's own parser never ends one short.
+   */
+  bodyMayEndShort: boolean;
 }
 
-const NODE_TRANSPORT: TransportTraits = { identityEncoding: false, dropsGetBody: false, viaHttpProxy: true };
+const NODE_TRANSPORT: TransportTraits = { identityEncoding: false, dropsGetBody: false, viaHttpProxy: true, bodyMayEndShort: false };
 
 // `next build` evaluates route modules without the runtime environment; API_URL is not needed then.
 function isNextBuild(): boolean {
@@ -162,7 +167,13 @@ async function handleRequest(
   let refreshed = false;
   if (route !== 'login' && refreshToken !== undefined && needsRefresh(token, options)) {
     // Refresh before forwarding: the request carries the new token, the answer the new cookies.
-    const applied = applySessionToAnswer(res, await refreshSession(req, options, upstream.agent, refreshToken, () => closed), true);
+    const session = await refreshSession(req, options, upstream.agent, refreshToken, () => closed);
+    // The client went away during the refresh: nothing is left to answer or forward.
+    if (res.destroyed) {
+      req.resume();
+      return;
+    }
+    const applied = applySessionToAnswer(res, session, true);
     if (applied.kind === 'stop') {
       req.resume();
       return sendError(res, applied.code, applied.headers);
@@ -186,6 +197,7 @@ async function handleRequest(
     secrets: [token, refreshToken],
     replayable: IDEMPOTENT_METHODS.has(method) && bodyless,
     hasBody: !bodyless,
+    declaredLength: transport.bodyMayEndShort && framing === 'length' && !bodyless ? Number(req.headers['content-length']) : undefined,
     sentToken: sentToken !== undefined || canRetry,
     refreshAfter401: canRetry ? () => refreshSession(req, options, upstream.agent, refreshToken, () => closed) : undefined,
     sessionEnded: refreshToken === undefined ? undefined : () => isEnded(options, refreshToken),

@@ -37,11 +37,17 @@ function originOf(url: string): string | undefined {
 export function isCrossSiteRequest(
   req: IncomingMessage,
   options: ResolvedOptions,
-  context: { hasSession: boolean; isSessionRoute: boolean },
+  context: {
+    hasSession: boolean;
+    isSessionRoute: boolean;
+    /** A server action: posted by Next's own client (or a plain form), which no custom header can ride on. */
+    isServerAction?: boolean;
+  },
 ): boolean {
   const { csrf } = options;
   if (!csrf.enabled) return false;
-  if (csrf.requireHeader && single(req.headers[csrf.requireHeader.name]) !== csrf.requireHeader.value) return true;
+  if (csrf.requireHeader && !context.isServerAction && single(req.headers[csrf.requireHeader.name]) !== csrf.requireHeader.value)
+    return true;
 
   const method = (req.method ?? 'GET').toUpperCase();
   if (!context.isSessionRoute && (SAFE_METHODS.has(method) || !context.hasSession)) return false;

@@ -22,6 +22,8 @@ export interface ExchangeOptions {
   replayable: boolean;
   /** The client framed a body (Content-Length over 0, or chunked). */
   hasBody: boolean;
+  /** Set when the body stream may end before its Content-Length: a short body is refused, not left for the upstream to wait on. */
+  declaredLength?: number;
   /**
    * Set when an upstream 401 may be answered by one refresh and one retry: the request has no body to
    * replay, a refresh token is there, and no refresh happened for this request yet.
@@ -167,6 +169,15 @@ export function runExchange(
   upstream.forward(req, res, listeners);
   // Added after http-proxy's pipe is in place, so no chunk flows before it.
   if (exchange.hasBody) req.on('data', () => timer.refresh());
+
+  const declared = exchange.declaredLength;
+  if (declared !== undefined) {
+    let received = 0;
+    req.on('data', (chunk: Buffer) => (received += chunk.length));
+    req.once('end', () => {
+      if (received < declared) fail('bad_request', `request body ended after ${received} of ${declared} bytes`, { connection: 'close' });
+    });
+  }
 
   // Counted beside http-proxy's pipe (added after it, so no chunk flows before the pipe is in place):
   // a body without Content-Length, or longer than it said, is cut off at the limit.

@@ -76,7 +76,9 @@ function readCookie(req: IncomingMessage, header: string, name: string): string 
   if (countCookie(header, name) > 1) return 'conflict';
   let value: string | undefined;
   try {
-    value = new Cookies(req, undefined as unknown as ServerResponse).get(name);
+    // Values are percent-encoded when written (below), as Next's cookie store writes them too.
+    const raw = new Cookies(req, undefined as unknown as ServerResponse).get(name);
+    value = raw === undefined ? undefined : decodeURIComponent(raw);
   } catch {
     return undefined;
   }
@@ -103,8 +105,12 @@ function serializeCookie(
 ): string {
   // Strict when writing: a value that could break the header never reaches it.
   if (value !== '' && !isCookieSafeToken(value)) throw new UnstorableTokenError('unsafe_token');
-  if (name.length + value.length > MAX_COOKIE_NAME_VALUE_BYTES) throw new UnstorableTokenError('unsafe_token');
-  let header = `${name}=${value}; Path=/; HttpOnly; SameSite=${options.cookie.sameSite === 'strict' ? 'Strict' : 'Lax'}`;
+  // Percent-encoded (RFC 6265 §4.1.1 allows `%`), as Next's `cookies().set` writes values: a token set by
+  // a server action and one set by the route read back the same (`+/=` of base64 tokens included). A
+  // JWT or any base64url token is unchanged by it.
+  const encoded = encodeURIComponent(value);
+  if (name.length + encoded.length > MAX_COOKIE_NAME_VALUE_BYTES) throw new UnstorableTokenError('unsafe_token');
+  let header = `${name}=${encoded}; Path=/; HttpOnly; SameSite=${options.cookie.sameSite === 'strict' ? 'Strict' : 'Lax'}`;
   if (isSecureCookie(req, options)) header += '; Secure';
   if (maxAgeSeconds !== undefined) header += `; Max-Age=${Math.max(0, Math.floor(maxAgeSeconds))}`;
   return header;

@@ -4,6 +4,7 @@ import type { ResolvedOptions } from '../proxy/options';
 import { appendSetCookie, clearedSessionCookies, readSessionCookies } from '../proxy/session-cookie';
 import { refreshSession, resolveSession, type SessionState } from '../proxy/refresh';
 import { isEnded } from '../proxy/refresh-memory';
+import { hasExpired } from '../proxy/jwt';
 import { whenClosed } from '../proxy/when-closed';
 import { ServerApiError } from './server-api-error';
 
@@ -21,6 +22,12 @@ export interface SessionCarrier {
   whenDone(): Promise<void>;
   /** After a rotation: a logout of `refreshToken` landing before the answer's headers go out must clear the new cookies. */
   watchRotation?(refreshToken: string, options: ResolvedOptions): void;
+  /**
+   * The answer cannot carry cookies (a server component). A refresh there would use up the browser's
+   * refresh token for one render (the rotation reaches the browser only through the reuse window), so
+   * an access token that has not expired yet is used as it is, even within the refresh skew.
+   */
+  readonly readOnly?: boolean;
 }
 
 // Carriers whose session cookies are already being cleared: the clearing is sent once.
@@ -51,6 +58,10 @@ function applySession(carrier: SessionCarrier, options: ResolvedOptions, session
  * not answer is thrown as a ServerApiError.
  */
 export async function resolveRenderSession(carrier: SessionCarrier, options: ResolvedOptions, agent: http.Agent): Promise<RenderSession> {
+  if (carrier.readOnly) {
+    const { access, conflict } = readSessionCookies(carrier.req, options);
+    if (!conflict && access !== undefined && !hasExpired(access)) return { kind: 'active', accessToken: access, setCookies: [] };
+  }
   return applySession(carrier, options, await resolveSession(carrier.req, options, agent, () => carrier.whenDone()));
 }
 

@@ -6,6 +6,7 @@ export type ServerApiErrorCode =
   | 'bad_upstream_response'
   | 'refresh_unavailable'
   | 'bad_path'
+  | 'csrf'
   | 'config_error';
 
 const MESSAGE: Record<ServerApiErrorCode, string> = {
@@ -16,6 +17,7 @@ const MESSAGE: Record<ServerApiErrorCode, string> = {
   bad_upstream_response: 'The API sent a response that cannot be read.',
   refresh_unavailable: 'The session cannot be renewed right now: try again shortly.',
   bad_path: 'The API path cannot be built from this input.',
+  csrf: 'The request was refused as a possible cross-site request forgery.',
   config_error: 'The API client is not configured.',
 };
 
