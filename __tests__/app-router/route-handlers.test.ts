@@ -24,14 +24,14 @@ const get = (path: string, headers: Record<string, string> = {}) => new Request(
 describe('an upstream answer compressed although the route asked for identity', () => {
   const text = 'the same words, however they were packed';
   it.each([
-    ['gzip', zlib.gzipSync(text)],
-    ['x-gzip', zlib.gzipSync(text)],
-    ['deflate', zlib.deflateSync(text)],
-    ['deflate', zlib.deflateRawSync(text)],
-    ['br', zlib.brotliCompressSync(text)],
+    ['gzip', 'gzip', zlib.gzipSync(text)],
+    ['x-gzip', 'x-gzip', zlib.gzipSync(text)],
+    ['deflate (zlib format)', 'deflate', zlib.deflateSync(text)],
+    ['deflate (raw, as some servers send it)', 'deflate', zlib.deflateRawSync(text)],
+    ['br', 'br', zlib.brotliCompressSync(text)],
   ])(
     'Content-Encoding: %s is decoded: 200 with the plain bytes and no Content-Encoding (Next compresses on its own)',
-    async (coding, body) => {
+    async (_label, coding, body) => {
       route = (req, res) => {
         expect(req.headers['accept-encoding']).toBe('identity');
         res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': coding });
@@ -78,7 +78,7 @@ describe('answers a Web Response cannot carry', () => {
     expect(res.headers.get('cache-control')).toBe('private, no-store');
   });
 
-  it.each([204, 205, 304])('%i has no body, even when the upstream sends bytes with it', async (status) => {
+  it.each([204, 205, 304])('%i has no body and keeps the upstream headers', async (status) => {
     route = (_req, res) => {
       res.writeHead(status, { 'x-kept': 'yes' });
       res.end();
@@ -139,6 +139,74 @@ describe('backpressure across the Web stream', () => {
     const reader = (res.body as ReadableStream<Uint8Array>).getReader();
     expect(Buffer.from((await reader.read()).value ?? []).toString()).toBe('data: first\n\n');
     controller.abort();
+    await expect(closed).resolves.toBeUndefined();
+  });
+});
+
+describe('what the client or the upstream does before the answer has begun', () => {
+  it('an upstream that dies after the head of a compressed answer, before its first byte: 502 JSON that still carries the refresh made before forwarding', async () => {
+    const fresh = fakeJwt({ sub: 'ada', exp: now() + 600 });
+    route = (req, res) => {
+      if (req.url === '/refresh') {
+        void readBody(req).then(() => res.end(JSON.stringify({ authToken: fresh, refreshToken: 'refresh-rotated-2' })));
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': 'gzip' });
+      res.flushHeaders();
+      setTimeout(() => res.socket?.destroy(), 50);
+    };
+    const res = await handlers().GET(get('/packed', { cookie: 'refresh-token=refresh-before-2' }));
+    expect(res.status).toBe(502);
+    await expect(res.json()).resolves.toEqual({ error: { code: 'bad_upstream_response', message: expect.any(String) } });
+    expect(res.headers.getSetCookie()).toEqual([
+      expect.stringMatching(/^auth-token=/),
+      'refresh-token=refresh-rotated-2; Path=/; HttpOnly; SameSite=Lax',
+    ]);
+  });
+
+  it('a client that leaves while the refresh before forwarding is under way: no upstream request, nothing logged as an internal error', async () => {
+    let forwarded = 0;
+    route = (req, res) => {
+      if (req.url === '/refresh') {
+        void readBody(req).then(() =>
+          setTimeout(() => res.end(JSON.stringify({ authToken: fakeJwt({ exp: now() + 600 }), refreshToken: 'refresh-rotated-3' })), 200),
+        );
+        return;
+      }
+      forwarded++;
+      res.end('{}');
+    };
+    const { GET, logger } = handlers();
+    const controller = new AbortController();
+    const answer = GET(
+      new Request('http://app.test/api/items', { headers: { cookie: 'refresh-token=refresh-before-3' }, signal: controller.signal }),
+    );
+    setTimeout(() => controller.abort(), 50);
+    expect((await answer).status).toBe(502);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(forwarded).toBe(0);
+    expect(logger.lines.filter((line) => line.includes('internal_error'))).toEqual([]);
+  });
+
+  it('a body that ends before its Content-Length (Next cuts one read through proxy.ts): 400 bad_request at once, the upstream request abandoned', async () => {
+    let upstreamClosed!: () => void;
+    const closed = new Promise<void>((resolve) => (upstreamClosed = resolve));
+    route = (req, res) => {
+      req.on('error', () => {});
+      res.on('close', () => upstreamClosed());
+    };
+    const started = Date.now();
+    const res = await handlers().POST(
+      new Request('http://app.test/api/upload', {
+        method: 'POST',
+        headers: { 'content-length': '100', 'sec-fetch-site': 'same-origin' },
+        body: new Blob(['only ten b']).stream(),
+        duplex: 'half',
+      } as RequestInit),
+    );
+    expect(res.status).toBe(400);
+    await expect(res.json()).resolves.toEqual({ error: { code: 'bad_request', message: expect.any(String) } });
+    expect(Date.now() - started).toBeLessThan(5_000);
     await expect(closed).resolves.toBeUndefined();
   });
 });

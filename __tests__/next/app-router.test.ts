@@ -37,6 +37,7 @@ beforeAll(async () => {
     if (url === '/v1/refresh') {
       refreshes++;
       const { refreshToken } = JSON.parse((await readBody(req)).toString()) as { refreshToken: string };
+      if (refreshToken === 'refresh-token-endpoint-down') return void res.writeHead(503).end('{}');
       // The proxy's single flight means one refresh per token; slow enough for the others to join.
       await new Promise((resolve) => setTimeout(resolve, 200));
       res.setHeader('content-type', 'application/json');
@@ -48,6 +49,10 @@ beforeAll(async () => {
       const token = req.headers['auth-token'];
       if (typeof token !== 'string') return void res.writeHead(401).end('{}');
       return void res.end(JSON.stringify({ name: 'Ada Lovelace', tokenSeen: token.slice(-6) }));
+    }
+    if (url === '/v1/revoked-me') {
+      res.setHeader('content-type', 'application/json');
+      return void res.writeHead(401).end('{"error":"revoked"}');
     }
     if (url === '/v1/gzip') {
       res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': 'gzip' });
@@ -356,6 +361,59 @@ describe('a server component page (requireSession) and proxy.ts (createSessionPr
       'auth-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0',
       'refresh-token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0',
     ]);
+  });
+});
+
+describe('server components and server actions, the second outside pass', () => {
+  it('a server component keeps a still-valid access token when proxy.ts could not refresh: one refresh attempt, not a second one that would use up the refresh token', async () => {
+    const soon = fakeJwt({ sub: 'ada', exp: now() + 10 });
+    const res = await rawRequest(app.url, 'GET', '/dashboard', { cookie: `auth-token=${soon}; refresh-token=refresh-token-endpoint-down` });
+    expect(res.status).toBe(200);
+    expect(res.body.toString()).toContain('Ada Lovelace');
+    expect(refreshes).toBe(1);
+    expect(seen.filter((call) => call.url === '/v1/me').map((call) => call.headers['auth-token'])).toEqual([soon]);
+  });
+
+  it('requireSession sends the visitor to the login page when a later call answers 401 (a session revoked elsewhere), not to an error page', async () => {
+    const token = fakeJwt({ sub: 'ada', exp: now() + 600 });
+    const res = await rawRequest(app.url, 'GET', '/revoked', { cookie: `auth-token=${token}` });
+    expect(res.status).toBe(307);
+    expect(res.headers.location).toBe('/login?next=%2Frevoked');
+  });
+
+  /** Posts the page's sign-out form as a browser without JavaScript would (the action id rides in the body). */
+  async function postSignOut(headers: Record<string, string>) {
+    const page = await rawRequest(app.url, 'GET', '/account');
+    const field = /name="(\$ACTION_ID_[0-9a-f]+)"/.exec(page.body.toString())?.[1];
+    expect(field).toBeDefined();
+    const boundary = 'x-boundary-1';
+    const body = `--${boundary}\r\nContent-Disposition: form-data; name="${String(field)}"\r\n\r\n\r\n--${boundary}--\r\n`;
+    const token = fakeJwt({ sub: 'ada', exp: now() + 600 });
+    return rawRequest(
+      app.url,
+      'POST',
+      '/account',
+      { 'content-type': `multipart/form-data; boundary=${boundary}`, cookie: `auth-token=${token}`, ...headers },
+      body,
+    );
+  }
+  const clearsSession = (res: { headers: http.IncomingHttpHeaders }) =>
+    (res.headers['set-cookie'] ?? []).some((cookie) => /^auth-token=;.*Max-Age=0/i.test(cookie));
+
+  it('a same-origin sign-out action clears the session cookies', async () => {
+    const res = await postSignOut({ origin: app.url, 'sec-fetch-site': 'same-origin' });
+    expect(clearsSession(res)).toBe(true);
+  });
+
+  it.each([
+    [
+      'Sec-Fetch-Site: cross-site (its Origin matching the host, which is all Next checks)',
+      () => ({ origin: app.url, 'sec-fetch-site': 'cross-site' }),
+    ],
+    ['no Origin, no Sec-Fetch-Site, no Referer (Next lets it through with a warning)', () => ({})],
+  ])('a sign-out action posted with %s is refused: the session is left as it was', async (_label, headers) => {
+    const res = await postSignOut(headers());
+    expect(clearsSession(res)).toBe(false);
   });
 });
 

@@ -40,6 +40,24 @@ describe('session cookie options', () => {
     }
   });
 
+  it("percent-encodes an opaque base64 token in its cookie (as Next's cookie store does) and sends it upstream as issued", async () => {
+    const opaque = 'op/aque+Token=';
+    const refresh = 'rt/AbC+xyz==';
+    const proxy = await startProxy({ apiUrl: API });
+    try {
+      nock(API).post('/login').reply(200, { authToken: opaque, refreshToken: refresh });
+      const res = await login(proxy.url);
+      expect(res.headers['set-cookie']).toEqual([
+        'auth-token=op%2Faque%2BToken%3D; Path=/; HttpOnly; SameSite=Lax',
+        'refresh-token=rt%2FAbC%2Bxyz%3D%3D; Path=/; HttpOnly; SameSite=Lax',
+      ]);
+      nock(API).get('/me').matchHeader('auth-token', opaque).reply(200, {});
+      expect((await request(proxy.url).get('/api/me').set('cookie', 'auth-token=op%2Faque%2BToken%3D')).status).toBe(200);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('warns once when production sets the session cookie without Secure, never with the token', async () => {
     const env = process.env.NODE_ENV;
     (process.env as Record<string, string>).NODE_ENV = 'production';
