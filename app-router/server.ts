@@ -72,6 +72,11 @@ export async function getServerApi(options?: ApiProxyOptions): Promise<AppServer
     getUpstreamContext(options).options.logger.warn('[next-bff-proxy] csrf: a server action from another site was refused');
     throw new ServerApiError('csrf', 403);
   }
+  return withoutToken(api);
+}
+
+/** The client without `sessionToken`: a server component or action never handles the token itself. */
+function withoutToken(api: ServerApi): AppServerApi {
   return { hasSession: api.hasSession, get: api.get, delete: api.delete, post: api.post, put: api.put, patch: api.patch };
 }
 

@@ -1,6 +1,6 @@
 import type { OutgoingHttpHeader, OutgoingHttpHeaders } from 'node:http';
 import { Writable } from 'node:stream';
-import zlib from 'node:zlib';
+import { codingOf, decoderFor, type Coding, type Decoder } from './content-coding';
 
 // Fetch's null body statuses: a Response with one of these cannot carry a body (the constructor throws).
 const NULL_BODY_STATUS = new Set([204, 205, 304]);
@@ -9,31 +9,6 @@ const NULL_BODY_STATUS = new Set([204, 205, 304]);
 // `keep-alive` belongs to Next's own connection. (`Connection: close` is kept: an error answered
 // before a request body was read asks Node to end the connection after it.)
 const TRANSPORT_HEADERS = new Set(['content-length', 'transfer-encoding', 'keep-alive']);
-
-type Decoder = zlib.Gunzip | zlib.Inflate | zlib.InflateRaw | zlib.BrotliDecompress;
-type Coding = 'gzip' | 'deflate' | 'br';
-
-/** The coding of a `Content-Encoding` the upstream used although asked for `identity`; null: one we cannot decode. */
-function codingOf(encoding: string): Coding | null | undefined {
-  const coding = encoding.trim().toLowerCase();
-  if (coding === '' || coding === 'identity') return undefined;
-  if (coding === 'gzip' || coding === 'x-gzip') return 'gzip';
-  if (coding === 'deflate' || coding === 'br') return coding;
-  return null;
-}
-
-/**
- * The decoder for a coding, chosen on the body's first bytes: `deflate` is the zlib format (RFC 9110
- * §8.4.1.2), yet some servers send raw deflate under that name and browsers read both. A zlib stream
- * starts with a header whose method nibble is 8 and whose two bytes are a multiple of 31 (RFC 1950 §2.2).
- */
-function decoderFor(coding: Coding, first: Buffer): Decoder {
-  if (coding === 'gzip') return zlib.createGunzip();
-  if (coding === 'br') return zlib.createBrotliDecompress();
-  const [cmf = 0, flg = 0] = first;
-  const zlibWrapped = (cmf & 0x0f) === 8 && (first.length < 2 || ((cmf << 8) | flg) % 31 === 0);
-  return zlibWrapped ? zlib.createInflate() : zlib.createInflateRaw();
-}
 
 const CUT = new Error('the answer was cut');
 
@@ -143,9 +118,6 @@ export class WebResponseWriter extends Writable {
       const coding = codingOf(encoding);
       if (coding === null) return this.refuse('an answer in a content coding the proxy cannot decode');
       if (coding) this.coding = coding;
-    } else if (encoding !== '' && encoding.toLowerCase() !== 'identity') {
-      // Nothing to decode in a body-less answer; its coding names a body that is not there.
-      headers.delete('content-encoding');
     }
     const body = this.discardBody
       ? null

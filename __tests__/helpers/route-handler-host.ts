@@ -14,7 +14,24 @@ const DROPPED_ANSWER_HEADERS = new Set(['content-length', 'content-encoding', 't
  * are dropped and its body is piped with backpressure. The in-process suites run through it with
  * BFF_TEST_TRANSPORT=app; the real Next is tried in __tests__/next/app-router.test.ts.
  */
-export function hostRouteHandler(handler: RouteHandler) {
+/** The catch-all's params as Next hands them: the decoded segments after the prefix (undefined: not routed here). */
+function catchAllParams(url: URL, prefix: string): { params: Promise<{ path: string[] }> } | undefined {
+  if (!url.pathname.startsWith(`${prefix}/`)) return undefined;
+  try {
+    return {
+      params: Promise.resolve({
+        path: url.pathname
+          .slice(prefix.length + 1)
+          .split('/')
+          .map(decodeURIComponent),
+      }),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+export function hostRouteHandler(handler: RouteHandler, prefix = '/api') {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const controller = new AbortController();
     res.once('close', () => {
@@ -27,7 +44,8 @@ export function hostRouteHandler(handler: RouteHandler) {
       for (const item of Array.isArray(value) ? value : [value]) headers.append(name, item);
     }
     const hasBody = method !== 'GET' && method !== 'HEAD';
-    const request = new Request(new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`), {
+    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
+    const request = new Request(url, {
       method,
       headers,
       signal: controller.signal,
@@ -35,7 +53,7 @@ export function hostRouteHandler(handler: RouteHandler) {
     } as RequestInit);
     let response: Response;
     try {
-      response = await handler(request);
+      response = await handler(request, catchAllParams(url, prefix));
     } catch {
       res.statusCode = 500;
       res.end();

@@ -45,7 +45,9 @@ export function recordingLogger(): ProxyLogger & { lines: string[] } {
 export async function startProxy(options: ApiProxyOptions): Promise<RunningServer & { logger: ReturnType<typeof recordingLogger> }> {
   const logger = recordingLogger();
   const handler =
-    TRANSPORT === 'app' ? hostRouteHandler(createRouteHandlers({ logger, ...options }).GET) : createApiProxy({ logger, ...options });
+    TRANSPORT === 'app'
+      ? hostRouteHandler(createRouteHandlers({ logger, ...options }).GET, options.pathPrefix)
+      : createApiProxy({ logger, ...options });
   const running = await listen((req: IncomingMessage, res: ServerResponse) => void handler(req, res));
   return { ...running, logger };
 }
