@@ -1,7 +1,7 @@
 'use client';
 
 import Link from 'next/link';
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 
 /**
  * The site header of both routers. `userName` comes from a server render that knows the user; without
@@ -9,6 +9,9 @@ import { useEffect, useState } from 'react';
  */
 export function SiteHeader({ userName }: { userName?: string }) {
   const [signedIn, setSignedIn] = useState<boolean | null>(userName === undefined ? null : true);
+  // Marked once React has hydrated the page (effects run only then): the e2e waits for it before using forms.
+  const header = useRef<HTMLElement>(null);
+  useEffect(() => header.current?.setAttribute('data-hydrated', 'true'), []);
 
   useEffect(() => {
     if (userName !== undefined) return;
@@ -23,7 +26,7 @@ export function SiteHeader({ userName }: { userName?: string }) {
   }, [userName]);
 
   return (
-    <header className="site-header">
+    <header className="site-header" ref={header}>
       <Link href="/" className="brand">
         next-bff-proxy
       </Link>

@@ -5,17 +5,7 @@ import { Layout } from '../components/Layout';
 import { apiFetch, readErrorMessage } from '../components/api-fetch';
 import { bffOptions } from '../bff.config';
 import { withSession } from '../server-lib';
-
-interface User {
-  id: string;
-  email: string;
-  name: string;
-}
-
-interface Item {
-  id: string;
-  title: string;
-}
+import type { Item, User } from '../components/demo-types';
 
 export const getServerSideProps = withSession(
   async ({ api }) => {

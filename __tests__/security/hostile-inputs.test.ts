@@ -65,6 +65,14 @@ describe('dot segments in disguise', () => {
     '/api/%ef%bc%8e%ef%bc%8e/admin',
     '/api/%e2%80%a5/admin',
     '/api/..%20;x/admin',
+    // A rewrite fencing /api/internal/* off matches the literal form only: these reached /internal/… upstream
+    // (a percent-encoded unreserved character, or matrix parameters).
+    '/api/%69nternal/secrets',
+    '/api/%49NTERNAL/secrets',
+    '/api/internal;x/secrets',
+    '/api/a%2Db',
+    '/api/a%7e',
+    '/api/%30',
   ])('%s is 400 bad_path and never reaches the upstream', async (path) => {
     route = (_call, res) => json(res, 200, {});
     const proxy = await startProxy({ apiUrl: `${upstream.url}/v1` });
@@ -77,23 +85,6 @@ describe('dot segments in disguise', () => {
       await proxy.close();
     }
   });
-
-  // A rewrite fencing /api/internal/* off matches the literal form only: these reached /internal/… upstream.
-  it.each(['/api/%69nternal/secrets', '/api/%49NTERNAL/secrets', '/api/internal;x/secrets', '/api/a%2Db', '/api/a%7e', '/api/%30'])(
-    '%s (a percent-encoded unreserved character, or matrix parameters) is 400 bad_path and never reaches the upstream',
-    async (path) => {
-      route = (_call, res) => json(res, 200, {});
-      const proxy = await startProxy({ apiUrl: `${upstream.url}/v1` });
-      try {
-        const res = await rawRequest(proxy.url, 'GET', path);
-        expect(res.status).toBe(400);
-        expect(JSON.parse(res.body.toString())).toEqual({ error: { code: 'bad_path', message: expect.any(String) } });
-        expect(calls).toEqual([]);
-      } finally {
-        await proxy.close();
-      }
-    },
-  );
 
   it('still forwards names that only contain dots among other characters: /api/v1.2/file.tar.gz', async () => {
     route = (call, res) => json(res, 200, { path: call.path });

@@ -3,19 +3,9 @@ import { requireSession } from '../../app-router';
 import { bffOptions } from '../../bff.config';
 import { SiteHeader } from '../../components/SiteHeader';
 import { addItem, signOut } from './actions';
+import type { Item, User } from '../../components/demo-types';
 
 export const metadata: Metadata = { title: 'Dashboard · next-bff-proxy' };
-
-interface User {
-  id: string;
-  email: string;
-  name: string;
-}
-
-interface Item {
-  id: string;
-  title: string;
-}
 
 // A server component: the user and the items come from the API, called on the server with the
 // session's token (refreshed in proxy.ts first when it was about to expire). The token never reaches
