@@ -3,13 +3,15 @@ import nextJest from 'next/jest.js';
 
 const createJestConfig = nextJest({ dir: './' });
 
-// The in-process suites whose every assertion holds for both routes, run once more through the App
-// Router's route handlers (BFF_TEST_TRANSPORT=app: __tests__/helpers/route-handler-host.ts serves them as
-// Next does). The other suites assert what only the Pages route can promise (exact framing and
-// Content-Length, the raw path and query, GET bodies, the socket's address); the App Router's side of
-// those is tried under a real `next start` in __tests__/next/app-router.test.ts.
+// The in-process suites run once more through the App Router's route handlers (BFF_TEST_TRANSPORT=app:
+// __tests__/helpers/route-handler-host.ts serves them as Next does); where the two routes differ by
+// design (Content-Length, the socket's address), a test asserts each route's own answer. The suites left
+// out assert what only the Pages route can promise (exact framing, the raw path and query, GET bodies)
+// with raw clients that read Content-Length framing; the App Router's side of those is tried under a real
+// `next start` in __tests__/next/app-router.test.ts.
 const SUITES = [
   'proxy/concurrency',
+  'proxy/forwarding',
   'proxy/login',
   'proxy/logout',
   'proxy/refresh',
@@ -20,6 +22,9 @@ const SUITES = [
   'security/limits-and-faults',
   'security/paths',
   'security/request-headers',
+  'security/responses',
+  'security/headers',
+  'security/server-lib-sessions',
 ];
 
 /** @type {import('jest').Config} */

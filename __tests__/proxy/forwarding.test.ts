@@ -2,7 +2,7 @@ import http from 'node:http';
 import nock from 'nock';
 import request from 'supertest';
 import { setupNock } from '../helpers/nock';
-import { listen, rawRequest, readBody, startProxy, type RunningServer } from '../helpers/servers';
+import { listen, rawRequest, readBody, startProxy, TRANSPORT, type RunningServer } from '../helpers/servers';
 
 const API = 'http://api.test';
 let proxy: RunningServer;
@@ -45,25 +45,31 @@ describe('method, path and query', () => {
     expect(res.body).toMatchObject({ method, path: '/v1/items/7' });
   });
 
-  it('forwards HEAD with the upstream status and headers and no body', async () => {
+  it('forwards HEAD with the upstream status and headers and no body (Content-Length too, except where Next drops it: route handlers)', async () => {
     echoUpstream();
     const res = await request(proxy.url).head('/api/items');
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toBe('application/json');
-    expect(Number(res.headers['content-length'])).toBeGreaterThan(0);
+    if (TRANSPORT === 'pages') expect(Number(res.headers['content-length'])).toBeGreaterThan(0);
+    else expect(res.headers['content-length']).toBeUndefined();
     expect(res.text).toBeUndefined();
   });
 
-  it.each([
+  // Byte for byte on the Pages route. A route handler gets the URL as Next parsed it (a `'` in the query
+  // percent-encoded, the query re-serialised by Next itself: __tests__/next/app-router.test.ts), so the
+  // rows that hold for it are the ones a URL parser leaves alone.
+  const targets: Array<[string, string]> = [
     ['/api/sign?b=%20x&a&c=%2B&d=1+2&e=%7e', '/v1/sign?b=%20x&a&c=%2B&d=1+2&e=%7e'],
     ['/api/a?x=1&x=2&empty=&=v', '/v1/a?x=1&x=2&empty=&=v'],
-    ["/api/q?json=%7B%22a%22%3A1%7D&sig=AbC%2F%3D%3D&t='", "/v1/q?json=%7B%22a%22%3A1%7D&sig=AbC%2F%3D%3D&t='"],
     ['/api/users:batchGet?ids=1,2', '/v1/users:batchGet?ids=1,2'],
     ['/api/caf%C3%A9/%20x', '/v1/caf%C3%A9/%20x'],
     ['/api', '/v1'],
     ['/api/', '/v1/'],
     ['/api?x=1', '/v1?x=1'],
-  ])('sends %s upstream as %s, byte for byte', async (sent, expected) => {
+  ];
+  if (TRANSPORT === 'pages')
+    targets.push(["/api/q?json=%7B%22a%22%3A1%7D&sig=AbC%2F%3D%3D&t='", "/v1/q?json=%7B%22a%22%3A1%7D&sig=AbC%2F%3D%3D&t='"]);
+  it.each(targets)('sends %s upstream as %s, byte for byte', async (sent, expected) => {
     echoUpstream();
     // A raw client: URL classes in HTTP clients re-encode some characters before sending.
     const res = await rawRequest(proxy.url, 'GET', sent);
@@ -172,7 +178,8 @@ describe('request headers', () => {
       .set('x-forwarded-proto', 'https')
       .set('x-forwarded-host', 'evil.example')
       .set('forwarded', 'for=6.6.6.6');
-    expect(res.body.headers['x-forwarded-for']).toBe('127.0.0.1');
+    // A route handler has no socket: without trustProxy, no address is passed on rather than the client's claim.
+    expect(res.body.headers['x-forwarded-for']).toBe(TRANSPORT === 'pages' ? '127.0.0.1' : undefined);
     expect(res.body.headers['x-forwarded-proto']).toBe('http');
     expect(res.body.headers['x-forwarded-host']).toBe('app.example.com');
     expect(res.body.headers.forwarded).toBeUndefined();
@@ -187,7 +194,8 @@ describe('request headers', () => {
         .set('x-forwarded-for', '203.0.113.9')
         .set('x-forwarded-proto', 'https')
         .set('x-forwarded-host', 'app.example.com');
-      expect(res.body.headers['x-forwarded-for']).toBe('203.0.113.9, 127.0.0.1');
+      // A route handler passes the trusted chain as received (it has no socket address to append).
+      expect(res.body.headers['x-forwarded-for']).toBe(TRANSPORT === 'pages' ? '203.0.113.9, 127.0.0.1' : '203.0.113.9');
       expect(res.body.headers['x-forwarded-proto']).toBe('https');
       expect(res.body.headers['x-forwarded-host']).toBe('app.example.com');
     } finally {
