@@ -26,7 +26,11 @@ export interface AppCarrier extends SessionCarrier {
  * apply: Next's client sends no custom header with an action.)
  */
 export function isForgedAction(carrier: AppCarrier, options: ResolvedOptions, hasSession: boolean, isSessionRoute: boolean): boolean {
-  return carrier.isServerAction && isCrossSiteRequest(carrier.req, options, { hasSession, isSessionRoute, isServerAction: true });
+  // Login and logout are checked wherever they run; the API client only in a (possible) action.
+  return (
+    (isSessionRoute || carrier.isServerAction) &&
+    isCrossSiteRequest(carrier.req, options, { hasSession, isSessionRoute, isServerAction: true })
+  );
 }
 
 /**
@@ -40,13 +44,17 @@ export async function appCarrier(): Promise<AppCarrier> {
   // Next posts a server action with a `Next-Action` header (a plain form carries its id in the body
   // instead, and reaches Next's action handler without it: such a post is still treated as an action
   // by the checks below through its method).
-  const isServerAction = headerList.has('next-action') || headerList.get('content-type')?.startsWith('multipart/form-data') === true;
+  const postedByNext = headerList.has('next-action');
+  const isServerAction = postedByNext || headerList.get('content-type')?.startsWith('multipart/form-data') === true;
   const req = headersOnlyRequest(headerList as unknown as Headers);
   req.method = isServerAction ? 'POST' : 'GET';
   return {
     req,
     isServerAction,
-    readOnly: !isServerAction,
+    // Only Next's own action posts unlock refreshing in a render: a GET may carry a multipart Content-Type
+    // too (a no-cors request from a sibling site can), and a render that cannot store a rotation must not
+    // start one. A plain-form action still sets the cookies of a refresh its expired token needs.
+    readOnly: !postedByNext,
     setCookies(list) {
       try {
         for (const header of list) cookieStore.set(parseOwnSetCookie(header));

@@ -100,6 +100,24 @@ export function upstreamAuthHeader(options: ResolvedOptions, token: string): Rec
 // CORS grants are not the upstream's to give for this origin (the proxy adds none either), and Next
 // reads its internal headers as instructions.
 const DROPPED_RESPONSE_HEADERS = new Set(['content-length', 'transfer-encoding']);
+
+// Headers a browser applies to the whole origin (or its registrable domain), not to one answer: an
+// upstream speaking for the app's origin could wipe the session cookies (Clear-Site-Data), have every
+// request's URL reported to a third party for a year (NEL, Report-To), let script under /api register a
+// service worker for the whole site (Service-Worker-Allowed), pin HSTS or alternative services, or ask for
+// client hints. They are the app's to send, never the upstream's.
+const ORIGIN_WIDE_HEADERS = new Set([
+  'clear-site-data',
+  'nel',
+  'report-to',
+  'reporting-endpoints',
+  'service-worker-allowed',
+  'strict-transport-security',
+  'alt-svc',
+  'accept-ch',
+  'critical-ch',
+  'origin-agent-cluster',
+]);
 const DROPPED_RESPONSE_HEADER = /^(access-control-|x-(middleware|nextjs|invoke|next)-)/;
 
 // Shorter "tokens" would match ordinary header values by chance; real tokens are far longer.
@@ -136,7 +154,8 @@ export function getClientResponseHeaders(
       HOP_BY_HOP_HEADERS.has(name) ||
       name.startsWith('proxy-') ||
       listed?.has(name) ||
-      DROPPED_RESPONSE_HEADER.test(name)
+      DROPPED_RESPONSE_HEADER.test(name) ||
+      ORIGIN_WIDE_HEADERS.has(name)
     )
       continue;
     if (tokens.length > 0 && carriesToken(value, tokens)) {

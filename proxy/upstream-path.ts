@@ -17,7 +17,7 @@ const FORBIDDEN_RAW = /[\x00-\x20\x7f\\#]/;
 // `;` starts matrix parameters that servlet containers and Spring cut off. Next matches rewrites on the
 // literal form, so `/api/%69nternal/x` and `/api/internal;x/y` walked past a rewrite fencing
 // `/api/internal/*` off, to upstreams that read them as `/internal/…`. No client needs either form.
-const ENCODED_UNRESERVED = /%(?:3[0-9]|4[1-9a-f]|5[0-9af]|6[1-9a-f]|7[0-9ae]|2[de])/i;
+const ENCODED_UNRESERVED = /%(?:3[0-9]|4[1-9a-f]|5[0-9af]|6[1-9a-f]|7[0-9ae]|2[de]|3b)/i;
 
 // What a segment must not become once the upstream decodes it: a separator, or a control character.
 const FORBIDDEN_DECODED = /[\x00-\x1f\x7f/\\]/;
@@ -52,11 +52,22 @@ export function parseProxiedTarget(rawTarget: string, pathPrefix: string): Proxi
     }
     // `..;x` is `..` to servlet containers (matrix parameters are cut before dot segments are resolved);
     // `...`, `.. ` and `．．` (fullwidth, `..` after NFKC) are `..` to upstreams that trim or normalise.
-    if (isDotSegment(decoded.split(';')[0] ?? '') || FORBIDDEN_DECODED.test(decoded)) return 'bad_path';
+    if (isDotSegment(decoded.split(';')[0] ?? '') || FORBIDDEN_DECODED.test(decoded) || isLookAlike(decoded)) return 'bad_path';
     decodedSegments.push(decoded);
   }
   const decoded = decodedSegments.length === 0 ? '' : '/' + decodedSegments.join('/');
   return { path, query, routeKey: toRouteKey(decoded) };
+}
+
+/**
+ * A segment another spelling of which some upstream reads as a different name: a trailing dot or white
+ * space (trimmed by Windows and some routers: `internal.` is `internal`), or a compatibility character
+ * NFKC folds away (fullwidth `ｉｎｔｅｒｎａｌ` is `internal` to an upstream that normalises). Next matches
+ * rewrites on the literal form, so these walked past a rewrite fencing `/api/internal/*` off.
+ */
+function isLookAlike(segment: string): boolean {
+  if (/[\s.]$/.test(segment)) return true;
+  return /[^\x00-\x7f]/.test(segment) && segment.normalize('NFKC') !== segment;
 }
 
 /** A segment of nothing but dots and white space, once NFKC-normalised: a dot segment to some upstream. */
@@ -88,6 +99,9 @@ function toRouteKey(decodedPath: string): string {
     .split('/')
     .map((segment) => trimTrailingDotsAndSpaces(withoutExtension(trimTrailingDotsAndSpaces(segment.split(';')[0] ?? ''))))
     .join('/')
+    // Java's equalsIgnoreCase (and other full case folds) reads `logın` and `ſession` as `login` and `session`.
+    .replace(/ı/g, 'i')
+    .replace(/ſ/g, 's')
     .toLowerCase()
     .replace(/\/+$/, '');
   return key === '' ? '/' : key;

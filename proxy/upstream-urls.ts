@@ -85,13 +85,43 @@ function toClientRefresh(value: string, options: ResolvedOptions): string | unde
   return mapped === undefined ? undefined : `${match[1] ?? ''}; url=${mapped}`;
 }
 
-/** A value that still names the upstream's host in a URL's authority (`//host`, `\\host`, `host:port`). */
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+
+// What may follow a host name in a header value without making it another name (`api` in `api.example.org`,
+// `api-auth`, `myapi` is not the upstream `api`).
+const AFTER_HOST = String.raw`(?=$|[:/?#\\\s,;"'<>)\]])`;
+
+// One pattern per upstream (options are resolved once): the tests below, compiled once.
+const hostPatterns = new WeakMap<ResolvedOptions, RegExp>();
+
+/**
+ * The forms in which a header value names the upstream: as a URL's authority (`//host`, `\\host`, `/\host`,
+ * `\/host`, `user@host`), as `host:port` (its port, or the scheme's default when API_URL has none), and, for
+ * an IP address, the address alone (`Via: 1.1 10.0.0.5`). Each with a boundary after the host.
+ */
+function upstreamHostPattern(options: ResolvedOptions): RegExp {
+  let pattern = hostPatterns.get(options);
+  if (pattern) return pattern;
+  const { hostname, protocol, port } = options.upstream;
+  const bare = hostname.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  const isIpv6 = bare.includes(':');
+  const forms = isIpv6 ? [`\\[${escapeRegExp(bare)}\\]`, escapeRegExp(bare)] : [escapeRegExp(bare)];
+  const hostForms = `(?:${forms.join('|')})`;
+  const defaultPort = protocol === 'https:' ? '443' : '80';
+  const alternatives = [
+    String.raw`(?:\/\/|\\\\|\/\\|\\\/|@)${hostForms}${AFTER_HOST}`,
+    String.raw`(?:^|[^a-z0-9._-])${hostForms}:(?:${escapeRegExp(port || defaultPort)})(?![0-9])`,
+  ];
+  if (isIpv6 || IPV4.test(bare)) alternatives.push(String.raw`(?:^|[^a-z0-9._:-])${hostForms}(?![a-z0-9._-])`);
+  pattern = new RegExp(alternatives.join('|'), 'i');
+  hostPatterns.set(options, pattern);
+  return pattern;
+}
+
+/** A value that still names the upstream (see upstreamHostPattern), tabs and newlines ignored as URL parsers do. */
 function namesUpstreamHost(value: string, options: ResolvedOptions): boolean {
-  const host = options.upstream.hostname.toLowerCase();
-  const text = value.replace(URL_IGNORED, '').toLowerCase();
-  return (
-    ['//', '\\\\', '/\\', '\\/'].some((prefix) => text.includes(prefix + host)) || text.includes(options.upstream.host.toLowerCase() + '/')
-  );
+  return upstreamHostPattern(options).test(value.replace(URL_IGNORED, ''));
 }
 
 const URL_HEADERS = ['location', 'content-location', 'refresh', 'link'] as const;
@@ -111,15 +141,14 @@ export function rewriteUpstreamUrls(headers: OutgoingHttpHeaders, options: Resol
     if (mapped === undefined || namesUpstreamHost(mapped, options)) delete headers[name];
     else headers[name] = mapped;
   }
-  // Any other header naming the upstream (an `X-Upstream-Url`, a `Via` with its host and port) has no
-  // mapping to offer: it is dropped. A bare host name without a port is too common a word to look for.
-  const hostAndPort = options.upstream.port === '' ? undefined : options.upstream.host.toLowerCase();
+  // Any other header naming the upstream (an `X-Upstream-Url`, a `Via` with its address) has no mapping
+  // to offer: it is dropped. (A bare host name that is not an IP address is too common a word to look for.)
   for (const name of Object.keys(headers)) {
     if ((URL_HEADERS as readonly string[]).includes(name)) continue;
     const value = headers[name];
     if (value === undefined) continue;
     const text = Array.isArray(value) ? value.join(', ') : String(value);
-    if (namesUpstreamHost(text, options) || (hostAndPort !== undefined && text.toLowerCase().includes(hostAndPort))) {
+    if (namesUpstreamHost(text, options)) {
       delete headers[name];
       options.logger.warn(`[next-bff-proxy] dropped the upstream response header "${name}": it named the upstream's address`);
     }

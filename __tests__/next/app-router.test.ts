@@ -139,6 +139,7 @@ describe('app/api/[...path]/route.ts (createRouteHandlers) under next start', ()
 
   it.each([
     ['/api/internal/secrets?q=1', '/v1/public/fenced?q=1'],
+    ['/backend/internal/secrets', '/v1/public/fenced'],
     ['/backend/items?x=%2B', '/v1/items?x=%2B'],
     ['/api/v2/things', '/v1/v1/things'],
   ])('forwards the path Next routed after a next.config.js rewrite: %s reaches the upstream as %s', async (target, expected) => {

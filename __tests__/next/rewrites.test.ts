@@ -45,6 +45,10 @@ describe('rewrites around the proxy under next start', () => {
     expect(seen).toEqual(['/public/fenced?q=1']);
   });
 
+  it('honours the fence through the other source into the prefix too (/backend/internal/*)', async () => {
+    expect(await upstreamUrlFor('/backend/internal/secrets')).toBe('/public/fenced');
+  });
+
   it('follows a rewrite into the prefix (/backend/* → /api/*), keeping the raw query', async () => {
     expect(await upstreamUrlFor('/backend/items?x=%2B&y')).toBe('/items?x=%2B&y');
   });

@@ -73,6 +73,13 @@ describe('dot segments in disguise', () => {
     '/api/a%2Db',
     '/api/a%7e',
     '/api/%30',
+    // Look-alikes some upstream reads as `internal` (the third outside pass): an encoded `;`, a trailing
+    // dot or space, a fullwidth letter NFKC folds.
+    '/api/internal%3Bx/y',
+    '/api/internal./x',
+    '/api/internal%20/x',
+    '/api/internal%C2%A0/x',
+    '/api/%EF%BD%89nternal/x',
   ])('%s is 400 bad_path and never reaches the upstream', async (path) => {
     route = (_call, res) => json(res, 200, {});
     const proxy = await startProxy({ apiUrl: `${upstream.url}/v1` });
@@ -495,6 +502,37 @@ describe('upstream URLs in every form (other schemes and ports, backslashes, tab
       expect(res.headers[name]).toBe(expected);
     },
   );
+
+  it('keeps a header naming another host that merely starts like the upstream (api.example.org is not api)', async () => {
+    const other = `https://${host.split(':')[0] ?? ''}.example.org/oauth`;
+    route = (_call, res) => {
+      res.setHeader('location', other);
+      res.setHeader('x-other', `${other}, via ${host.split(':')[0] ?? ''}0:1`);
+      json(res, 302, {});
+    };
+    const res = await rawRequest(proxy.url, 'GET', '/api/x');
+    expect(res.headers.location).toBe(other);
+    expect(res.headers['x-other']).toBe(`${other}, via ${host.split(':')[0] ?? ''}0:1`);
+  });
+
+  it.each([
+    'clear-site-data',
+    'nel',
+    'report-to',
+    'reporting-endpoints',
+    'service-worker-allowed',
+    'strict-transport-security',
+    'alt-svc',
+    'accept-ch',
+  ])('%s, which a browser applies to the whole origin, never passes from the upstream', async (name) => {
+    route = (_call, res) => {
+      res.setHeader(name, name === 'clear-site-data' ? '"cookies", "storage"' : 'max-age=31536000');
+      json(res, 200, {});
+    };
+    const res = await rawRequest(proxy.url, 'GET', '/api/x');
+    expect(res.status).toBe(200);
+    expect(res.headers[name]).toBeUndefined();
+  });
 });
 
 // The fourth outside pass: logout against a refresh still under way, the cost of a logout, URLs with
