@@ -2,9 +2,6 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 
-/** What a route handler's request looks like to the policy: Node's `IncomingMessage` shape, read from a Web `Request`. */
-export type NodeShapedRequest = IncomingMessage;
-
 /**
  * The request's headers as Node would give them: lower-case names, one string each. (Web `Headers`
  * joins repeated fields with `, `; Node joins `Cookie` with `; `, and Next hands route handlers the
@@ -40,30 +37,18 @@ export function pathAndQuery(url: string): string {
  * query, and the headers. There is no socket: `remoteAddress` is unknown (see setUpstreamRequestHeaders),
  * the connection is never TLS from Next's point of view, and "destroying the socket" cancels the body.
  */
-export function toNodeRequest(request: Request, target: string, onCut: () => void): NodeShapedRequest {
+export function toNodeRequest(request: Request, target: string, onCut: () => void): IncomingMessage {
   const body = request.body
     ? Readable.fromWeb(request.body as unknown as NodeReadableStream<Uint8Array>, { highWaterMark: 64 * 1024 })
     : endedReadable();
-  const req = body as unknown as NodeShapedRequest & { complete: boolean };
-  req.method = request.method;
-  req.url = target;
-  req.headers = readHeaders(request.headers);
-  req.httpVersion = '1.1';
-  req.complete = false;
+  const req = asNodeRequest(body, request.method, target, request.headers, () => {
+    body.destroy();
+    onCut();
+  });
   body.once('end', () => (req.complete = true));
   // A client that goes away mid-body errors the stream: the exchange learns it from the response's
   // close, so the error itself must not go unheard (an 'error' without a listener ends the process).
   body.on('error', () => {});
-  Object.defineProperty(req, 'socket', {
-    value: {
-      remoteAddress: undefined,
-      encrypted: false,
-      destroy() {
-        body.destroy();
-        onCut();
-      },
-    },
-  });
   return req;
 }
 
@@ -71,12 +56,24 @@ export function toNodeRequest(request: Request, target: string, onCut: () => voi
  * A request with headers only (a server component's, a server action's, proxy.ts'): enough for the
  * session (cookies, whether the app is served over HTTPS), with no body and no socket.
  */
-export function headersOnlyRequest(headers: Headers): NodeShapedRequest {
-  const body = endedReadable();
-  const req = body as unknown as NodeShapedRequest;
+export function headersOnlyRequest(headers: Headers): IncomingMessage {
+  return asNodeRequest(endedReadable(), 'GET', '/', headers, () => {});
+}
+
+/** `body` dressed as an `IncomingMessage`, with a stand-in socket (no address, never TLS) whose destroy is `cut`. */
+function asNodeRequest(
+  body: Readable,
+  method: string,
+  url: string,
+  headers: Headers,
+  cut: () => void,
+): IncomingMessage & { complete: boolean } {
+  const req = body as unknown as IncomingMessage & { complete: boolean };
+  req.method = method;
+  req.url = url;
   req.headers = readHeaders(headers);
-  req.method = 'GET';
-  req.url = '/';
-  Object.defineProperty(req, 'socket', { value: { remoteAddress: undefined, encrypted: false, destroy() {} } });
+  req.httpVersion = '1.1';
+  req.complete = false;
+  Object.defineProperty(req, 'socket', { value: { remoteAddress: undefined, encrypted: false, destroy: cut } });
   return req;
 }

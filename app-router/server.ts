@@ -76,8 +76,9 @@ export async function appCarrier(): Promise<AppCarrier> {
 export async function getServerApi(options?: ApiProxyOptions): Promise<AppServerApi> {
   const carrier = await appCarrier();
   const api = createServerApiFor(carrier, options);
-  if (isForgedAction(carrier, getUpstreamContext(options).options, api.hasSession, false)) {
-    getUpstreamContext(options).options.logger.warn('[next-bff-proxy] csrf: a server action from another site was refused');
+  const resolved = getUpstreamContext(options).options;
+  if (isForgedAction(carrier, resolved, api.hasSession, false)) {
+    resolved.logger.warn('[next-bff-proxy] csrf: a server action from another site was refused');
     throw new ServerApiError('csrf', 403);
   }
   return withoutToken(api);
