@@ -2,11 +2,14 @@ import http, { type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:h
 import https from 'node:https';
 import type { ResolvedOptions } from './options';
 import { readBoundedBody } from './bounded-body';
+import { sharedAgent } from './upstream';
 
 export interface UpstreamCall {
   method: string;
-  /** Path and query after API_URL's base path, starting with '/'. */
+  /** Path and query after the target's base path, starting with '/'. */
   path: string;
+  /** Another upstream than API_URL (a token endpoint, a routed API): its origin and base path. @default options.upstream */
+  target?: URL;
   headers?: OutgoingHttpHeaders;
   body?: string | Buffer;
   /** The most response bytes read. @default 1 MiB */
@@ -35,7 +38,8 @@ export class UpstreamCallError extends Error {
  * Bounded in time (`timeoutMs`, covering the whole exchange) and in response size.
  */
 export function callUpstream(options: ResolvedOptions, agent: http.Agent, call: UpstreamCall): Promise<UpstreamReply> {
-  const { upstream } = options;
+  const upstream = call.target ?? options.upstream;
+  const basePath = call.target ? call.target.pathname.replace(/\/+$/, '') : options.upstreamBasePath;
   const transport = upstream.protocol === 'https:' ? https : http;
   const body = call.body === undefined ? undefined : Buffer.from(call.body);
   return new Promise<UpstreamReply>((resolve, reject) => {
@@ -44,8 +48,8 @@ export function callUpstream(options: ResolvedOptions, agent: http.Agent, call: 
       hostname: upstream.hostname.replace(/^\[|\]$/g, ''),
       port: upstream.port,
       method: call.method,
-      path: options.upstreamBasePath + call.path,
-      agent,
+      path: basePath + call.path,
+      agent: call.target ? sharedAgent(call.target) : agent,
       headers: { ...call.headers, host: upstream.host, ...(body ? { 'content-length': body.length } : {}) },
     });
     let timedOut = false;
