@@ -3,7 +3,8 @@ import type { ApiProxyOptions } from '../proxy/options';
 import { captureLogin } from '../proxy/login';
 import { LoginResponseError } from '../proxy/login-response';
 import { endSession } from '../proxy/logout';
-import { callUpstream, UpstreamCallError } from '../proxy/upstream-call';
+import { callUpstream, UpstreamCallError, type UpstreamReply } from '../proxy/upstream-call';
+import { describeGrantRefusal, readPasswordCredentials, requestPasswordGrant } from '../proxy/password-login';
 import { getUpstreamContext } from '../server-lib/upstream-context';
 import { ServerApiError } from '../server-lib/server-api-error';
 import { appCarrier, isForgedAction } from './server';
@@ -13,6 +14,8 @@ export type LoginResult =
   | { ok: true; data: unknown }
   /** The API refused (its status and JSON answer, if any), or could not be used (`error`): no cookie changed. */
   | { ok: false; status: number; data?: unknown; error?: { code: string; message: string } };
+
+const BAD_LOGIN = 'The API sent a login response that cannot be used.';
 
 // The headers of the browser's request worth passing on to a login (the API may record the device).
 const PASSED_HEADERS = ['user-agent', 'accept-language'];
@@ -54,20 +57,30 @@ export async function login(credentials: unknown, options?: ApiProxyOptions): Pr
     const value = carrier.req.headers[name];
     if (typeof value === 'string') headers[name] = value;
   }
-  let reply;
+  let reply: UpstreamReply;
+  const oauth2 = resolved.login.passwordGrant ? resolved.oauth2 : undefined;
+  const grant = oauth2 && readPasswordCredentials(credentials);
+  if (oauth2 && !grant) return failure('bad_request', 'A username and a password are required.', 400);
   try {
-    reply = await callUpstream(resolved, agent, {
-      method: 'POST',
-      path: resolved.login.path,
-      headers,
-      body: JSON.stringify(credentials ?? {}),
-      maxResponseBytes: resolved.login.maxResponseBytes,
-    });
+    reply =
+      oauth2 && grant
+        ? await requestPasswordGrant(resolved, oauth2, agent, grant)
+        : await callUpstream(resolved, agent, {
+            method: 'POST',
+            path: resolved.login.path,
+            headers,
+            body: JSON.stringify(credentials ?? {}),
+            maxResponseBytes: resolved.login.maxResponseBytes,
+          });
   } catch (err) {
     const code = err instanceof UpstreamCallError ? err.code : 'upstream_unavailable';
     resolved.logger.error(`[next-bff-proxy] login action ${code}`);
     const failed = ServerApiError.forFailedCall(code);
     return failure(code, failed.message, failed.status);
+  }
+  if (oauth2 && (reply.status < 200 || reply.status > 299)) {
+    const refusal = describeGrantRefusal(resolved, reply);
+    return refusal ? { ok: false, status: refusal.status, data: refusal.body } : failure('bad_login_response', BAD_LOGIN, 502);
   }
   if (reply.status < 200 || reply.status > 299) return { ok: false, status: reply.status, data: parseJson(reply.body) };
   try {
@@ -78,7 +91,7 @@ export async function login(credentials: unknown, options?: ApiProxyOptions): Pr
   } catch (err) {
     if (err instanceof LoginResponseError || err instanceof UnstorableTokenError) {
       resolved.logger.error(`[next-bff-proxy] bad_login_response: ${err.reason}`);
-      return failure('bad_login_response', 'The API sent a login response that cannot be used.', 502);
+      return failure('bad_login_response', BAD_LOGIN, 502);
     }
     throw err;
   }

@@ -4,6 +4,7 @@ import { ProxyConfigError, resolveOptions } from './resolve-options';
 import { sendError } from './errors';
 import { setUpstreamRequestHeaders } from './headers';
 import { answerLogout } from './logout';
+import { answerPasswordLogin } from './password-login';
 import { getRawRequestTarget } from './request-info';
 import { appendSetCookie, clearedSessionCookies, readSessionCookies } from './session-cookie';
 import { applySessionToAnswer, needsRefresh, refreshSession } from './refresh';
@@ -148,6 +149,9 @@ async function handleRequest(
     return;
   }
   if (route === 'logout') return answerLogout(req, res, options, upstream);
+  if (route === 'login' && options.login.passwordGrant && options.oauth2) {
+    return answerPasswordLogin(req, res, options, options.oauth2, upstream.agent, [token, refreshToken]);
+  }
   if (route === 'session') return answerSession(req, res, options, upstream);
   if (route !== 'login' && !isAllowed(options, target.path, method)) {
     req.resume();
@@ -165,7 +169,7 @@ async function handleRequest(
   if (cookies.conflict) appendSetCookie(res, ...clearedSessionCookies(req, options));
 
   let refreshed = false;
-  if (route !== 'login' && refreshToken !== undefined && needsRefresh(token, options)) {
+  if (route !== 'login' && refreshToken !== undefined && needsRefresh(token, options, cookies.accessExpiresAt)) {
     // Refresh before forwarding: the request carries the new token, the answer the new cookies.
     const session = await refreshSession(req, options, upstream.agent, refreshToken, () => closed);
     // The client went away during the refresh: nothing is left to answer or forward.

@@ -20,9 +20,3 @@ export function readJwtExpiry(token: string): number | undefined {
     return undefined;
   }
 }
-
-/** True when the token is a JWT whose `exp` has passed (a token without a readable `exp` is not known to have expired). */
-export function hasExpired(token: string): boolean {
-  const exp = readJwtExpiry(token);
-  return exp !== undefined && exp <= Date.now() / 1000;
-}

@@ -30,6 +30,12 @@ function withoutToken(value: Json, token: string): Json | undefined {
   return value;
 }
 
+function readField(root: { [key: string]: Json }, fieldPath: readonly string[]): Json | undefined {
+  let holder: Json | undefined = root;
+  for (const key of fieldPath) holder = isObject(holder) && Object.hasOwn(holder, key) ? holder[key] : undefined;
+  return holder;
+}
+
 function takeField(root: { [key: string]: Json }, fieldPath: readonly string[]): Json | undefined {
   let holder: Json | undefined = root;
   for (const key of fieldPath.slice(0, -1)) holder = isObject(holder) ? holder[key] : undefined;
@@ -50,7 +56,9 @@ export function takeTokensFromBody(
   refreshPath?: readonly string[],
   /** Other tokens to remove wherever they appear (the ones the request's cookies held). */
   otherSecrets: readonly (string | undefined)[] = [],
-): { token: string; refreshToken: string | undefined; body: string } {
+  /** Where the access token's lifetime in seconds is (`expires_in`); it stays in the body. */
+  expiresInPath?: readonly string[],
+): { token: string; refreshToken: string | undefined; expiresIn: unknown; body: string } {
   let parsed: Json;
   try {
     parsed = JSON.parse(raw.toString('utf8')) as Json;
@@ -59,6 +67,7 @@ export function takeTokensFromBody(
   }
   if (!isObject(parsed)) throw new LoginResponseError('not_json');
 
+  const expiresIn = expiresInPath ? readField(parsed, expiresInPath) : undefined;
   const token = takeField(parsed, accessPath);
   if (typeof token !== 'string' || token === '') throw new LoginResponseError('no_token');
   const refresh = refreshPath ? takeField(parsed, refreshPath) : undefined;
@@ -68,5 +77,5 @@ export function takeTokensFromBody(
   // Short strings would match ordinary values by chance; real tokens are far longer.
   for (const secret of [refreshToken, ...otherSecrets])
     if (secret !== undefined && secret.length >= 8 && rest !== undefined) rest = withoutToken(rest, secret);
-  return { token, refreshToken, body: JSON.stringify(rest) };
+  return { token, refreshToken, expiresIn, body: JSON.stringify(rest) };
 }

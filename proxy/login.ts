@@ -9,6 +9,7 @@ import { appendSetCookie, sessionCookies, UnstorableTokenError } from './session
 import { streamResponse } from './stream-response';
 import { rememberIssuedRefreshToken } from './refresh';
 import { readSetCookieValue } from './upstream-cookies';
+import { expiresAtFrom } from './token-expiry';
 
 export type LoginOutcome = 'sent' | { code: ProxyErrorCode; detail: string };
 
@@ -37,11 +38,15 @@ export function captureLogin(
   requestSecrets: readonly (string | undefined)[],
 ): CapturedLogin {
   const refresh = options.refresh;
-  const taken = takeTokensFromBody(raw, options.login.tokenField, refresh?.tokenField, requestSecrets);
+  const taken = takeTokensFromBody(raw, options.login.tokenField, refresh?.tokenField, requestSecrets, options.login.expiresInField);
   const refreshToken = taken.refreshToken ?? (refresh ? readSetCookieValue(upstreamSetCookie, refresh.upstreamCookieName) : undefined);
   // A login replaces both cookies: with no refresh token in this answer, a previous user's refresh
   // cookie must not survive, or the next refresh would sign the browser in as that user.
-  const cookies = sessionCookies(req, options, { access: taken.token, refresh: refreshToken ?? null });
+  const cookies = sessionCookies(req, options, {
+    access: taken.token,
+    accessExpiresAt: expiresAtFrom(taken.expiresIn),
+    refresh: refreshToken ?? null,
+  });
   if (refreshToken !== undefined) rememberIssuedRefreshToken(options, refreshToken);
   const secrets = [
     taken.token,

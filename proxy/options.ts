@@ -45,16 +45,36 @@ export interface ApiProxyOptions {
   login?: {
     /** The path after the prefix that is treated as the login call (POST only). @default '/login' */
     path?: string;
-    /** Where the token sits in the upstream's JSON answer; a dotted path is allowed. @default 'authToken' */
+    /** Where the token sits in the upstream's JSON answer; a dotted path is allowed. @default 'authToken' ('access_token' with oauth2) */
     tokenField?: string;
+    /**
+     * Where the access token's lifetime in seconds sits in login and refresh answers (a dotted path). It
+     * is how an opaque (non-JWT) token's expiry is known: kept with the session, it drives proactive
+     * refresh, the cookie's lifetime and `/api/session`'s `expiresAt`. A JWT's own `exp` wins over it.
+     * @default 'expires_in' (RFC 6749 §5.1's name)
+     */
+    expiresInField?: string;
     /** The most bytes of login answer read (decoded). @default 65536 */
     maxResponseBytes?: number;
   };
   logout?: {
     /** The path after the prefix that the proxy answers itself (POST only). @default '/logout' */
     path?: string;
-    /** If set, the proxy also calls `POST {apiUrl}{upstreamPath}` with the token. @default undefined */
+    /**
+     * If set, the proxy also tells the API: `{upstreamMethod} {apiUrl}{upstreamPath}` (or an absolute
+     * URL) with the access token in the auth header and the refresh token presented as `refresh.dialect`
+     * presents it (a JSON body, the upstream's cookie; not for 'bearer', whose header holds the access token).
+     * @default undefined
+     */
     upstreamPath?: string;
+    /** @default 'POST' */
+    upstreamMethod?: 'POST' | 'DELETE' | 'PUT' | 'PATCH' | 'GET';
+    /**
+     * The escape hatch: ends the session upstream your way, given the session's newest tokens. A throw
+     * or rejection is logged; the cookies are cleared whatever happens. Runs instead of `upstreamPath`.
+     * @default undefined
+     */
+    perform?: (tokens: { accessToken: string | undefined; refreshToken: string | undefined }) => Promise<void>;
   };
   /**
    * `GET /api/session`, answered by the proxy: `{"authenticated", "expiresAt"}`, refreshing when needed.
@@ -68,14 +88,38 @@ export interface ApiProxyOptions {
   refresh?:
     | false
     | {
-        /** Upstream refresh endpoint (POST). @default '/refresh' */
+        /**
+         * How the refresh token is presented to the upstream:
+         * - `'json'`: `{"<bodyField>": "<refresh token>"}` as the JSON body;
+         * - `'oauth2'`: RFC 6749 §6, `grant_type=refresh_token&refresh_token=…` form-encoded, with the
+         *   `oauth2` client's authentication (the default when `oauth2` is set);
+         * - `'cookie'`: as the upstream's own cookie, `Cookie: <upstreamCookieName>=<refresh token>`;
+         * - `'bearer'`: `Authorization: Bearer <refresh token>`, no body.
+         * @default 'json' ('oauth2' with oauth2)
+         */
+        dialect?: 'json' | 'oauth2' | 'cookie' | 'bearer';
+        /** The refresh endpoint: a path on API_URL or an absolute URL. @default '/refresh' (oauth2.tokenUrl with oauth2) */
         path?: string;
-        /** The JSON field of the refresh request body. @default 'refreshToken' */
+        /** @default 'POST' */
+        method?: 'POST' | 'PUT' | 'PATCH' | 'GET';
+        /** The JSON field of the refresh request body (dialect 'json'). @default 'refreshToken' */
         bodyField?: string;
-        /** Where the refresh token sits in login and refresh answers; a dotted path is allowed. @default 'refreshToken' */
+        /** Where the refresh token sits in login and refresh answers; a dotted path is allowed. @default 'refreshToken' ('refresh_token' with oauth2) */
         tokenField?: string;
-        /** The upstream's refresh cookie, if it sends the refresh token as a Set-Cookie. @default 'refreshToken' */
+        /** The upstream's refresh cookie: taken from its Set-Cookie, presented back by dialect 'cookie'. @default 'refreshToken' */
         upstreamCookieName?: string;
+        /**
+         * The escape hatch: performs the refresh your way. Resolve with the new tokens (`expiresIn` in
+         * seconds, for an opaque access token), `null` when the refresh token was refused (the session
+         * ends), or throw for a failure that may pass (the session is kept, the client gets 502). It is
+         * bounded by `timeoutMs` (`signal` aborts then), and runs once per refresh token however many
+         * requests ask (single flight), like the built-in dialects.
+         * @default undefined
+         */
+        perform?: (
+          refreshToken: string,
+          context: { signal: AbortSignal },
+        ) => Promise<{ accessToken: string; refreshToken?: string; expiresIn?: number } | null>;
         /** The proxy's httpOnly cookie for it; `__Host-` prefixed when Secure and left unset. @default 'refresh-token' */
         cookieName?: string;
         /** Lifetime of a refresh token that is not a JWT with `exp`; unset: a session cookie. @default undefined */
@@ -94,6 +138,36 @@ export interface ApiProxyOptions {
          */
         maxConcurrent?: number;
       };
+  /**
+   * An OAuth 2.0 authorization server (RFC 6749) in front of the API: Keycloak, Entra ID, Cognito, Auth0,
+   * Spring Authorization Server, `@node-oauth/oauth2-server`... Setting it changes the defaults to that
+   * dialect: `POST /api/login` becomes the password grant at `tokenUrl` (the browser posts
+   * `{"username","password"}`, the client secret never leaves the server), refresh uses the refresh
+   * token grant, tokens are read from `access_token`/`refresh_token`/`expires_in`, the token goes
+   * upstream as `Authorization: Bearer`, and logout revokes at `revocationUrl` (RFC 7009).
+   * @default undefined
+   */
+  oauth2?: {
+    /** The token endpoint: an absolute URL, or a path on API_URL. */
+    tokenUrl: string;
+    clientId: string;
+    /** Needed for `client_secret_basic` and `client_secret_post`. Keep it in an environment variable. */
+    clientSecret?: string;
+    /**
+     * How the client authenticates (RFC 6749 §2.3.1): HTTP Basic, or `client_id`/`client_secret` in the
+     * form; `'none'` sends only `client_id` (a public client).
+     * @default 'client_secret_basic' with a clientSecret, else 'none'
+     */
+    clientAuth?: 'client_secret_basic' | 'client_secret_post' | 'none';
+    /** The `scope` asked for at login (space-separated). @default undefined */
+    scope?: string;
+    /** RFC 7009 revocation endpoint (absolute URL or a path on API_URL): logout revokes the refresh token there. @default undefined */
+    revocationUrl?: string;
+    /** Also revoke the access token at logout (servers that support it; RFC 7009 §2.1 leaves it optional). @default false */
+    revokeAccessToken?: boolean;
+    /** `'password'`: `POST /api/login` is turned into the password grant. `false`: forwarded to the API as usual. @default 'password' */
+    login?: 'password' | false;
+  };
   /**
    * No upstream answer within this time after the request's last byte gives 504; a request body that
    * stops arriving for this long gives 408.
@@ -161,6 +235,24 @@ export interface ApiProxyOptions {
   logger?: ProxyLogger;
 }
 
+/** An endpoint the proxy calls itself: `path` after `target`'s base path, or after API_URL's when `target` is unset. */
+export interface UpstreamEndpoint {
+  target: URL | undefined;
+  path: string;
+  /** What it is called in keys and logs (never sent anywhere). */
+  label: string;
+}
+
+export interface ResolvedOAuth2 {
+  token: UpstreamEndpoint;
+  revocation: UpstreamEndpoint | undefined;
+  clientId: string;
+  clientSecret: string | undefined;
+  clientAuth: 'client_secret_basic' | 'client_secret_post' | 'none';
+  scope: string | undefined;
+  revokeAccessToken: boolean;
+}
+
 export interface ResolvedOptions {
   upstream: URL;
   /** API_URL's path without its trailing slash: '' or '/v1'. */
@@ -175,12 +267,21 @@ export interface ResolvedOptions {
     secure: boolean | 'auto';
     maxAgeSeconds: number | undefined;
   };
-  login: { path: string; tokenField: string[]; maxResponseBytes: number };
-  logout: { path: string; upstreamPath: string | undefined };
+  login: { path: string; tokenField: string[]; expiresInField: string[]; maxResponseBytes: number; passwordGrant: boolean };
+  logout: {
+    path: string;
+    /** Where the upstream logout goes: a path on API_URL (target undefined) or on another origin. */
+    upstream: UpstreamEndpoint | undefined;
+    method: string;
+    perform: NonNullable<NonNullable<ApiProxyOptions['logout']>['perform']> | undefined;
+  };
   session: { path: string } | undefined;
   refresh:
     | {
-        path: string;
+        dialect: 'json' | 'oauth2' | 'cookie' | 'bearer';
+        endpoint: UpstreamEndpoint;
+        method: string;
+        perform: NonNullable<Exclude<ApiProxyOptions['refresh'], false>>['perform'];
         bodyField: string;
         tokenField: string[];
         upstreamCookieName: string;
@@ -192,6 +293,7 @@ export interface ResolvedOptions {
         maxConcurrent: number;
       }
     | undefined;
+  oauth2: ResolvedOAuth2 | undefined;
   timeoutMs: number;
   idleTimeoutMs: number;
   eventStreamIdleTimeoutMs: number | undefined;
@@ -215,11 +317,14 @@ export const defaultOptions = {
   pathPrefix: '/api',
   authHeader: 'auth-token',
   cookie: { name: 'auth-token', sameSite: 'lax', secure: 'auto', maxAgeSeconds: undefined },
-  login: { path: '/login', tokenField: 'authToken', maxResponseBytes: 64 * 1024 },
-  logout: { path: '/logout', upstreamPath: undefined },
+  login: { path: '/login', tokenField: 'authToken', expiresInField: 'expires_in', maxResponseBytes: 64 * 1024 },
+  logout: { path: '/logout', upstreamPath: undefined, upstreamMethod: 'POST', perform: undefined },
   session: { path: '/session' },
   refresh: {
+    dialect: 'json',
     path: '/refresh',
+    method: 'POST',
+    perform: undefined,
     bodyField: 'refreshToken',
     tokenField: 'refreshToken',
     upstreamCookieName: 'refreshToken',
@@ -231,6 +336,13 @@ export const defaultOptions = {
   },
   timeoutMs: 30_000,
   eventStreamIdleTimeoutMs: 300_000,
+  /** What `oauth2` changes in the defaults above, unless set explicitly. */
+  oauth2: {
+    authHeader: 'bearer',
+    tokenField: 'access_token',
+    refreshTokenField: 'refresh_token',
+    login: 'password',
+  },
   trustProxy: false,
   csrf: { trustSameSite: false, requireHeader: undefined, appOrigin: undefined },
   allow: undefined,

@@ -3,6 +3,8 @@ import type { ResolvedOptions } from './options';
 
 export interface RefreshedTokens {
   access: string;
+  /** The access token's expiry (epoch seconds) from the answer's `expires_in`, when given. */
+  accessExpiresAt?: number | undefined;
   /** The rotated refresh token, or undefined when the upstream kept the old one. */
   refresh: string | undefined;
 }
@@ -70,7 +72,7 @@ export function memory(): RefreshMemory {
 
 /** The key of a refresh token's outcomes: per upstream, so two proxies in one process never share one. */
 export function refreshKey(options: ResolvedOptions, refreshToken: string): string {
-  return `${options.upstream.href} ${options.refresh?.path ?? ''} ${refreshToken}`;
+  return `${options.upstream.href} ${options.refresh?.endpoint.label ?? ''} ${refreshToken}`;
 }
 
 /** A short digest: the set of issued tokens holds no token itself, and stays small. */

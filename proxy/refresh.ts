@@ -14,7 +14,9 @@ import {
 } from './refresh-memory';
 import { releaseSlot, takeSlot, type TokenPool } from './refresh-slots';
 import { logThrottled } from './log-throttle';
-import { readJwtExpiry } from './jwt';
+import { expiresAtFrom, tokenExpiry } from './token-expiry';
+import { buildRefreshCall } from './refresh-request';
+import { isClientError, readOAuthError } from './oauth2';
 import { takeTokensFromBody, LoginResponseError } from './login-response';
 import { readSetCookieValue } from './upstream-cookies';
 import { callUpstream, UpstreamCallError } from './upstream-call';
@@ -29,30 +31,76 @@ const RETRY_AFTER = /^(\d{1,9}|[A-Za-z]{3}, \d{2} [A-Za-z]{3} \d{4} \d{2}:\d{2}:
 /** Upstream statuses that end a session: the refresh token itself was refused. Anything else is temporary. */
 const SESSION_ENDING_STATUS = new Set([400, 401, 403]);
 
-/** True when the access token is missing, or a JWT whose `exp` is past or within the skew. */
-export function needsRefresh(accessToken: string | undefined, options: ResolvedOptions): boolean {
+/** True when the access token is missing, or expires (JWT `exp`, or the `expires_in` kept with it) within the skew. */
+export function needsRefresh(accessToken: string | undefined, options: ResolvedOptions, expiresAt?: number): boolean {
   if (!options.refresh) return false;
   if (accessToken === undefined) return true;
-  const exp = readJwtExpiry(accessToken);
+  const exp = tokenExpiry(accessToken, expiresAt);
   return exp !== undefined && exp - Date.now() / 1000 <= options.refresh.skewSeconds;
+}
+
+type RefreshOptions = NonNullable<ResolvedOptions['refresh']>;
+
+/** The escape hatch: the user's own refresh, bounded by `timeoutMs`, its answer checked like an upstream's. */
+async function performRefresh(
+  options: ResolvedOptions,
+  perform: NonNullable<RefreshOptions['perform']>,
+  refreshToken: string,
+): Promise<RefreshOutcome> {
+  const abort = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => {
+      abort.abort();
+      resolve('timeout');
+    }, options.timeoutMs);
+  });
+  try {
+    const result = await Promise.race([perform(refreshToken, { signal: abort.signal }), timeout]);
+    if (result === 'timeout') {
+      options.logger.error('[next-bff-proxy] refresh failed: refresh.perform did not settle within timeoutMs');
+      return { kind: 'failed', code: 'upstream_timeout' };
+    }
+    if (result === null) return { kind: 'rejected' };
+    const access = result?.accessToken;
+    const rotated = result?.refreshToken;
+    if (typeof access !== 'string' || access === '' || (rotated !== undefined && (typeof rotated !== 'string' || rotated === ''))) {
+      options.logger.error('[next-bff-proxy] refresh answer unusable: refresh.perform resolved without an accessToken string');
+      return { kind: 'failed', code: 'bad_upstream_response' };
+    }
+    return { kind: 'refreshed', tokens: { access, refresh: rotated, accessExpiresAt: expiresAtFrom(result.expiresIn) } };
+  } catch (err) {
+    // The message is the user's code's and may hold anything: only the error's name is logged.
+    options.logger.error(`[next-bff-proxy] refresh failed: refresh.perform threw ${err instanceof Error ? err.name : 'a value'}`);
+    return { kind: 'failed', code: 'upstream_unavailable' };
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function callRefresh(options: ResolvedOptions, agent: http.Agent, refreshToken: string): Promise<RefreshOutcome> {
   const refresh = options.refresh;
   if (!refresh) return { kind: 'rejected' };
+  if (refresh.perform) return performRefresh(options, refresh.perform, refreshToken);
   let reply;
   try {
-    reply = await callUpstream(options, agent, {
-      method: 'POST',
-      path: refresh.path,
-      headers: { 'content-type': 'application/json', accept: 'application/json', 'accept-encoding': 'identity' },
-      body: JSON.stringify({ [refresh.bodyField]: refreshToken }),
-      maxResponseBytes: options.login.maxResponseBytes,
-    });
+    reply = await callUpstream(options, agent, buildRefreshCall(options, refresh, refreshToken));
   } catch (err) {
     const code = err instanceof UpstreamCallError ? err.code : 'upstream_unavailable';
     options.logger.error(`[next-bff-proxy] refresh failed: ${code}`);
     return { kind: 'failed', code };
+  }
+  const oauthError = refresh.dialect === 'oauth2' && reply.status >= 400 ? readOAuthError(reply.body) : undefined;
+  if (isClientError(oauthError)) {
+    // The token endpoint refused the proxy itself (RFC 6749 §5.2): a configuration mistake that no
+    // user's session should pay for. The session is kept.
+    logThrottled(
+      options.logger,
+      'error',
+      'refresh-client',
+      `[next-bff-proxy] refresh failed: the token endpoint answered ${oauthError}: check oauth2.clientId, clientSecret and clientAuth; session kept`,
+    );
+    return { kind: 'failed', code: 'refresh_unavailable' };
   }
   if (SESSION_ENDING_STATUS.has(reply.status)) {
     logThrottled(
@@ -76,9 +124,12 @@ async function callRefresh(options: ResolvedOptions, agent: http.Agent, refreshT
     return { kind: 'failed', code: 'refresh_unavailable', ...(retryAfter && RETRY_AFTER.test(retryAfter) ? { retryAfter } : {}) };
   }
   try {
-    const taken = takeTokensFromBody(reply.body, options.login.tokenField, refresh.tokenField);
+    const taken = takeTokensFromBody(reply.body, options.login.tokenField, refresh.tokenField, [], options.login.expiresInField);
     const refreshFromCookie = readSetCookieValue(reply.headers['set-cookie'], refresh.upstreamCookieName);
-    return { kind: 'refreshed', tokens: { access: taken.token, refresh: taken.refreshToken ?? refreshFromCookie } };
+    return {
+      kind: 'refreshed',
+      tokens: { access: taken.token, refresh: taken.refreshToken ?? refreshFromCookie, accessExpiresAt: expiresAtFrom(taken.expiresIn) },
+    };
   } catch (err) {
     const reason = err instanceof LoginResponseError ? err.reason : 'unreadable';
     options.logger.error(`[next-bff-proxy] refresh answer unusable: ${reason}`);
@@ -163,7 +214,14 @@ export type SessionState =
   /** No session cookie of either kind. */
   | { kind: 'none' }
   /** A usable access token; `setCookies` holds new cookies to send when it was just refreshed. */
-  | { kind: 'active'; accessToken: string; setCookies: string[]; rotated?: RefreshedTokens }
+  | {
+      kind: 'active';
+      accessToken: string;
+      /** Its expiry from `expires_in`, when the token itself cannot tell (see tokenExpiry). */
+      expiresAt?: number | undefined;
+      setCookies: string[];
+      rotated?: RefreshedTokens;
+    }
   /** The refresh token was refused (or the cookies conflicted): the cookies to clear it all. */
   | { kind: 'expired'; setCookies: string[] }
   | RefreshFailure;
@@ -178,10 +236,10 @@ export async function resolveSession(
   agent: http.Agent,
   delivered?: () => Promise<unknown>,
 ): Promise<SessionState> {
-  const { access: accessToken, refresh: refreshToken, conflict } = readSessionCookies(req, options);
+  const { access: accessToken, accessExpiresAt: expiresAt, refresh: refreshToken, conflict } = readSessionCookies(req, options);
   if (conflict) return { kind: 'expired', setCookies: clearedSessionCookies(req, options) };
-  if (refreshToken === undefined || !needsRefresh(accessToken, options)) {
-    return accessToken === undefined ? { kind: 'none' } : { kind: 'active', accessToken, setCookies: [] };
+  if (refreshToken === undefined || !needsRefresh(accessToken, options, expiresAt)) {
+    return accessToken === undefined ? { kind: 'none' } : { kind: 'active', accessToken, expiresAt, setCookies: [] };
   }
   return refreshSession(req, options, agent, refreshToken, delivered);
 }
@@ -214,6 +272,7 @@ function applyRefresh(req: IncomingMessage, options: ResolvedOptions, outcome: R
     return {
       kind: 'active',
       accessToken: outcome.tokens.access,
+      expiresAt: outcome.tokens.accessExpiresAt,
       setCookies: sessionCookies(req, options, outcome.tokens),
       rotated: outcome.tokens,
     };

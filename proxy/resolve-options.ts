@@ -1,4 +1,4 @@
-import { defaultOptions, type ApiProxyOptions, type ResolvedOptions } from './options';
+import { defaultOptions, type ApiProxyOptions, type ResolvedOAuth2, type ResolvedOptions, type UpstreamEndpoint } from './options';
 import { isValidCookieName } from './session-cookie';
 
 /** A configuration mistake, found when the proxy is created. `code` is stable. */
@@ -30,22 +30,83 @@ function parseApiUrl(raw: string | undefined): URL {
   if (raw === undefined || raw.trim() === '') {
     throw new ProxyConfigError('API_URL is not set: set it to the upstream API, e.g. API_URL=https://api.example.com/v1');
   }
+  return parseUpstreamUrl('API_URL', raw, 'https://api.example.com/v1');
+}
+
+/** An upstream's URL, as API_URL is checked: http(s), no credentials, no query or fragment. */
+export function parseUpstreamUrl(name: string, raw: string, example: string): URL {
   let url: URL;
   try {
     url = new URL(raw.trim());
   } catch {
-    throw new ProxyConfigError('API_URL is not a valid URL: expected e.g. https://api.example.com/v1');
+    throw new ProxyConfigError(`${name} is not a valid URL: expected e.g. ${example}`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ProxyConfigError('API_URL must start with http:// or https://');
+    throw new ProxyConfigError(`${name} must start with http:// or https://`);
   }
   if (url.username || url.password) {
-    throw new ProxyConfigError('API_URL must not carry credentials');
+    throw new ProxyConfigError(`${name} must not carry credentials`);
   }
   if (url.search || url.hash) {
-    throw new ProxyConfigError('API_URL must not carry a query string or fragment');
+    throw new ProxyConfigError(`${name} must not carry a query string or fragment`);
   }
   return url;
+}
+
+/** An endpoint the proxy calls itself: a path on API_URL, or an absolute URL elsewhere. */
+function parseEndpoint(name: string, value: string): UpstreamEndpoint {
+  if (typeof value !== 'string') throw new ProxyConfigError(`${name} must be a path or an absolute URL`);
+  if (value.startsWith('/')) {
+    const path = checkPath(name, value);
+    return { target: undefined, path, label: path };
+  }
+  const target = parseUpstreamUrl(name, value, 'https://auth.example.com/oauth/token');
+  return { target, path: '', label: target.href };
+}
+
+function checkMethod<M extends string>(name: string, value: string, allowed: readonly M[]): M {
+  const method = typeof value === 'string' ? value.toUpperCase() : '';
+  if (!(allowed as readonly string[]).includes(method)) throw new ProxyConfigError(`${name} must be one of ${allowed.join(', ')}`);
+  return method as M;
+}
+
+function checkOneOf<V extends string>(name: string, value: V, allowed: readonly V[]): V {
+  if (!allowed.includes(value)) throw new ProxyConfigError(`${name} must be one of ${allowed.map((v) => `'${v}'`).join(', ')}`);
+  return value;
+}
+
+function checkFunction<F>(name: string, value: F | undefined): F | undefined {
+  if (value !== undefined && typeof value !== 'function') throw new ProxyConfigError(`${name} must be a function`);
+  return value;
+}
+
+function resolveOAuth2(oauth2: ApiProxyOptions['oauth2']): ResolvedOAuth2 | undefined {
+  if (oauth2 === undefined) return undefined;
+  if (typeof oauth2 !== 'object' || oauth2 === null) throw new ProxyConfigError('oauth2 must be an object with tokenUrl and clientId');
+  if (typeof oauth2.tokenUrl !== 'string' || oauth2.tokenUrl === '') throw new ProxyConfigError('oauth2.tokenUrl is required');
+  if (typeof oauth2.clientId !== 'string' || oauth2.clientId === '') throw new ProxyConfigError('oauth2.clientId is required');
+  const secret = oauth2.clientSecret === '' ? undefined : oauth2.clientSecret;
+  if (secret !== undefined && typeof secret !== 'string') throw new ProxyConfigError('oauth2.clientSecret must be a string');
+  const clientAuth = checkOneOf('oauth2.clientAuth', oauth2.clientAuth ?? (secret ? 'client_secret_basic' : 'none'), [
+    'client_secret_basic',
+    'client_secret_post',
+    'none',
+  ]);
+  if (clientAuth !== 'none' && secret === undefined) {
+    throw new ProxyConfigError(`oauth2.clientSecret is required for oauth2.clientAuth '${clientAuth}' (is its environment variable set?)`);
+  }
+  if (oauth2.scope !== undefined && (typeof oauth2.scope !== 'string' || /[\x00-\x1f"\\]/.test(oauth2.scope))) {
+    throw new ProxyConfigError('oauth2.scope must be a space-separated list of scopes');
+  }
+  return {
+    token: parseEndpoint('oauth2.tokenUrl', oauth2.tokenUrl),
+    revocation: oauth2.revocationUrl === undefined ? undefined : parseEndpoint('oauth2.revocationUrl', oauth2.revocationUrl),
+    clientId: oauth2.clientId,
+    clientSecret: secret,
+    clientAuth,
+    scope: oauth2.scope,
+    revokeAccessToken: oauth2.revokeAccessToken === true,
+  };
 }
 
 function parseFieldPath(name: string, value: string): string[] {
@@ -90,8 +151,15 @@ function checkPolicy(policy: string | false | undefined): string | undefined {
 /** Merges options over the defaults and the environment; throws ProxyConfigError on a mistake. */
 export function resolveOptions(options: ApiProxyOptions = {}): ResolvedOptions {
   const upstream = parseApiUrl(options.apiUrl ?? process.env.API_URL);
+  const oauth2 = resolveOAuth2(options.oauth2);
+  // With oauth2, its field names and header are the defaults; anything set explicitly still wins.
+  const dialect = oauth2 ? defaultOptions.oauth2 : undefined;
   const cookie = { ...defaultOptions.cookie, ...options.cookie };
-  const login = { ...defaultOptions.login, ...options.login };
+  const login = {
+    ...defaultOptions.login,
+    ...(dialect && { tokenField: dialect.tokenField }),
+    ...options.login,
+  };
   const logout = { ...defaultOptions.logout, ...options.logout };
 
   if (!isValidCookieName(cookie.name)) throw new ProxyConfigError(`cookie.name "${cookie.name}" is not a valid cookie name`);
@@ -107,13 +175,24 @@ export function resolveOptions(options: ApiProxyOptions = {}): ResolvedOptions {
     throw new ProxyConfigError(`cookie.secure must be true, false or 'auto'`);
   }
   if (cookie.maxAgeSeconds !== undefined) checkPositive('cookie.maxAgeSeconds', cookie.maxAgeSeconds);
-  const authHeader = options.authHeader ?? defaultOptions.authHeader;
+  const authHeader = options.authHeader ?? dialect?.authHeader ?? defaultOptions.authHeader;
   if (authHeader !== 'auth-token' && authHeader !== 'bearer') {
     throw new ProxyConfigError(`authHeader must be 'auth-token' or 'bearer'`);
   }
   const tokenField = parseFieldPath('login.tokenField', login.tokenField);
-  const refresh = options.refresh === false ? undefined : { ...defaultOptions.refresh, ...options.refresh };
+  const refresh =
+    options.refresh === false
+      ? undefined
+      : {
+          ...defaultOptions.refresh,
+          ...(dialect && { dialect: 'oauth2' as const, tokenField: dialect.refreshTokenField }),
+          ...options.refresh,
+        };
   if (refresh) {
+    checkOneOf('refresh.dialect', refresh.dialect, ['json', 'oauth2', 'cookie', 'bearer']);
+    if (refresh.dialect === 'oauth2' && !oauth2)
+      throw new ProxyConfigError(`refresh.dialect 'oauth2' needs the oauth2 option (tokenUrl, clientId)`);
+    checkFunction('refresh.perform', refresh.perform);
     if (!isValidCookieName(refresh.cookieName) || refresh.cookieName === cookie.name) {
       throw new ProxyConfigError(`refresh.cookieName "${refresh.cookieName}" must be a valid cookie name other than cookie.name`);
     }
@@ -127,6 +206,14 @@ export function resolveOptions(options: ApiProxyOptions = {}): ResolvedOptions {
       throw new ProxyConfigError(`refresh.maxConcurrent must be a whole number of at least 1, got ${refresh.maxConcurrent}`);
     }
     if (refresh.bodyField === '') throw new ProxyConfigError('refresh.bodyField must not be empty');
+    if (!isValidCookieName(refresh.upstreamCookieName)) {
+      throw new ProxyConfigError(`refresh.upstreamCookieName "${refresh.upstreamCookieName}" is not a valid cookie name`);
+    }
+  }
+  checkFunction('logout.perform', logout.perform);
+  const passwordGrant = oauth2 !== undefined && (options.oauth2?.login ?? dialect?.login) === 'password';
+  if (options.oauth2?.login !== undefined && options.oauth2.login !== 'password' && options.oauth2.login !== false) {
+    throw new ProxyConfigError(`oauth2.login must be 'password' or false`);
   }
 
   const pathPrefix = checkPath('pathPrefix', options.pathPrefix ?? defaultOptions.pathPrefix);
@@ -165,18 +252,29 @@ export function resolveOptions(options: ApiProxyOptions = {}): ResolvedOptions {
     login: {
       path: checkPath('login.path', login.path).toLowerCase(),
       tokenField,
+      expiresInField: parseFieldPath('login.expiresInField', login.expiresInField),
       maxResponseBytes: checkPositive('login.maxResponseBytes', login.maxResponseBytes),
+      passwordGrant,
     },
     logout: {
       path: checkPath('logout.path', logout.path).toLowerCase(),
-      upstreamPath: logout.upstreamPath === undefined ? undefined : checkPath('logout.upstreamPath', logout.upstreamPath),
+      upstream: logout.upstreamPath === undefined ? undefined : parseEndpoint('logout.upstreamPath', logout.upstreamPath),
+      method: checkMethod('logout.upstreamMethod', logout.upstreamMethod, ['POST', 'DELETE', 'PUT', 'PATCH', 'GET']),
+      perform: logout.perform,
     },
     session:
       options.session === false
         ? undefined
         : { path: checkPath('session.path', options.session?.path ?? defaultOptions.session.path).toLowerCase() },
     refresh: refresh && {
-      path: checkPath('refresh.path', refresh.path),
+      dialect: refresh.dialect,
+      // With oauth2 and no path of its own, refresh goes to the token endpoint.
+      endpoint:
+        oauth2 && (options.refresh || undefined)?.path === undefined && refresh.dialect === 'oauth2'
+          ? oauth2.token
+          : parseEndpoint('refresh.path', refresh.path),
+      method: checkMethod('refresh.method', refresh.method, ['POST', 'PUT', 'PATCH', 'GET']),
+      perform: refresh.perform,
       bodyField: refresh.bodyField,
       tokenField: parseFieldPath('refresh.tokenField', refresh.tokenField),
       upstreamCookieName: refresh.upstreamCookieName,
@@ -187,6 +285,7 @@ export function resolveOptions(options: ApiProxyOptions = {}): ResolvedOptions {
       skewSeconds: refresh.skewSeconds,
       reuseWindowSeconds: refresh.reuseWindowSeconds,
     },
+    oauth2,
     timeoutMs,
     idleTimeoutMs: checkPositive('idleTimeoutMs', options.idleTimeoutMs ?? timeoutMs),
     eventStreamIdleTimeoutMs:

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import Cookies from 'cookies';
 import type { ResolvedOptions } from './options';
-import { readJwtExpiry } from './jwt';
+import { packToken, tokenExpiry, unpackToken } from './token-expiry';
 import { isSecureRequest } from './request-info';
 
 // RFC 6265 §4.1.1: cookie-name is a token (RFC 9110 tchar).
@@ -51,6 +51,8 @@ export function sessionCookieNames(req: IncomingMessage, options: ResolvedOption
 /** The request's session cookies. `conflict`: a name came more than once, so neither token is used. */
 export interface SessionCookies {
   access: string | undefined;
+  /** The access token's expiry when its login or refresh answer told it (`expires_in`) and the token cannot (not a JWT). */
+  accessExpiresAt: number | undefined;
   refresh: string | undefined;
   conflict: boolean;
 }
@@ -82,18 +84,32 @@ function readCookie(req: IncomingMessage, header: string, name: string): string 
   } catch {
     return undefined;
   }
+  return value;
+}
+
+/** A stored token, or undefined when the value could not be one. */
+function asToken(value: string | undefined): string | undefined {
   return value !== undefined && isCookieSafeToken(value) ? value : undefined;
 }
+
+const NO_COOKIES: SessionCookies = { access: undefined, accessExpiresAt: undefined, refresh: undefined, conflict: false };
 
 /** The session (access) and refresh tokens from the request's cookies. */
 export function readSessionCookies(req: IncomingMessage, options: ResolvedOptions): SessionCookies {
   const header = req.headers.cookie;
-  if (!header) return { access: undefined, refresh: undefined, conflict: false };
+  if (!header) return NO_COOKIES;
   const names = sessionCookieNames(req, options);
   const access = readCookie(req, header, names.access);
   const refresh = names.refresh === undefined ? undefined : readCookie(req, header, names.refresh);
-  if (access === 'conflict' || refresh === 'conflict') return { access: undefined, refresh: undefined, conflict: true };
-  return { access, refresh, conflict: false };
+  if (access === 'conflict' || refresh === 'conflict') return { ...NO_COOKIES, conflict: true };
+  const stored = access === undefined ? undefined : unpackToken(access);
+  const token = asToken(stored?.token);
+  return {
+    access: token,
+    accessExpiresAt: token === undefined ? undefined : stored?.expiresAt,
+    refresh: asToken(refresh),
+    conflict: false,
+  };
 }
 
 function serializeCookie(
@@ -102,9 +118,11 @@ function serializeCookie(
   name: string,
   value: string,
   maxAgeSeconds: number | undefined,
+  expiresAt?: number,
 ): string {
   // Strict when writing: a value that could break the header never reaches it.
   if (value !== '' && !isCookieSafeToken(value)) throw new UnstorableTokenError('unsafe_token');
+  value = packToken(value, expiresAt);
   // Percent-encoded (RFC 6265 §4.1.1 allows `%`), as Next's `cookies().set` writes values: a token set by
   // a server action and one set by the route read back the same (`+/=` of base64 tokens included). A
   // JWT or any base64url token is unchanged by it.
@@ -116,9 +134,9 @@ function serializeCookie(
   return header;
 }
 
-/** A token's cookie lifetime: its JWT `exp` when it has one, else the configured lifetime (or a session cookie). */
-function tokenMaxAge(token: string, fallback: number | undefined): number | undefined {
-  const exp = readJwtExpiry(token);
+/** A token's cookie lifetime: its expiry when known (JWT `exp`, or `expires_in`), else the configured lifetime (or a session cookie). */
+function tokenMaxAge(token: string, fallback: number | undefined, expiresAt?: number): number | undefined {
+  const exp = tokenExpiry(token, expiresAt);
   if (exp === undefined) return fallback;
   const remaining = Math.floor(exp - Date.now() / 1000);
   if (remaining <= 0) throw new UnstorableTokenError('expired_token');
@@ -130,6 +148,8 @@ const warnedInsecure = new WeakSet<ResolvedOptions>();
 
 export interface SessionTokens {
   access: string;
+  /** The access token's expiry (epoch seconds) from its answer's `expires_in`, kept with it when the token cannot tell. */
+  accessExpiresAt?: number | undefined;
   /** A new refresh token to store; undefined keeps the one the browser has; null clears it. */
   refresh?: string | null | undefined;
 }
@@ -140,7 +160,16 @@ export interface SessionTokens {
  */
 export function sessionCookies(req: IncomingMessage, options: ResolvedOptions, tokens: SessionTokens): string[] {
   const names = sessionCookieNames(req, options);
-  const cookies = [serializeCookie(req, options, names.access, tokens.access, tokenMaxAge(tokens.access, options.cookie.maxAgeSeconds))];
+  const cookies = [
+    serializeCookie(
+      req,
+      options,
+      names.access,
+      tokens.access,
+      tokenMaxAge(tokens.access, options.cookie.maxAgeSeconds, tokens.accessExpiresAt),
+      tokens.accessExpiresAt,
+    ),
+  ];
   if (names.refresh !== undefined && options.refresh && tokens.refresh !== undefined) {
     const refresh =
       tokens.refresh === null

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ResolvedOptions } from './options';
 import type { Upstream } from './upstream';
 import { sendError, sendJson } from './errors';
-import { readJwtExpiry } from './jwt';
+import { tokenExpiry } from './token-expiry';
 import { applySessionToAnswer, resolveSession, type SessionState } from './refresh';
 
 export interface SessionInfo {
@@ -13,7 +13,7 @@ export interface SessionInfo {
 
 /** What a session state says to a page or a browser: never the token. */
 export function describeSession(session: SessionState): SessionInfo {
-  const exp = session.kind === 'active' ? readJwtExpiry(session.accessToken) : undefined;
+  const exp = session.kind === 'active' ? tokenExpiry(session.accessToken, session.expiresAt) : undefined;
   return { authenticated: session.kind === 'active', expiresAt: exp === undefined ? null : new Date(exp * 1000).toISOString() };
 }
 

@@ -4,7 +4,7 @@ import type { ResolvedOptions } from '../proxy/options';
 import { appendSetCookie, clearedSessionCookies, readSessionCookies } from '../proxy/session-cookie';
 import { refreshSession, resolveSession, type SessionState } from '../proxy/refresh';
 import { isEnded } from '../proxy/refresh-memory';
-import { hasExpired } from '../proxy/jwt';
+import { hasExpired } from '../proxy/token-expiry';
 import { whenClosed } from '../proxy/when-closed';
 import { ServerApiError } from './server-api-error';
 
@@ -59,8 +59,9 @@ function applySession(carrier: SessionCarrier, options: ResolvedOptions, session
  */
 export async function resolveRenderSession(carrier: SessionCarrier, options: ResolvedOptions, agent: http.Agent): Promise<RenderSession> {
   if (carrier.readOnly) {
-    const { access, conflict } = readSessionCookies(carrier.req, options);
-    if (!conflict && access !== undefined && !hasExpired(access)) return { kind: 'active', accessToken: access, setCookies: [] };
+    const { access, accessExpiresAt: expiresAt, conflict } = readSessionCookies(carrier.req, options);
+    if (!conflict && access !== undefined && !hasExpired(access, expiresAt))
+      return { kind: 'active', accessToken: access, expiresAt, setCookies: [] };
   }
   return applySession(carrier, options, await resolveSession(carrier.req, options, agent, () => carrier.whenDone()));
 }

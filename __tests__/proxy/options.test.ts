@@ -16,8 +16,16 @@ describe('resolveOptions', () => {
     expect(resolved.pathPrefix).toBe('/api');
     expect(resolved.authHeader).toBe('auth-token');
     expect(resolved.cookie).toEqual({ name: 'auth-token', hostPrefix: true, sameSite: 'lax', secure: 'auto', maxAgeSeconds: undefined });
-    expect(resolved.login).toEqual({ path: '/login', tokenField: ['authToken'], maxResponseBytes: 65536 });
-    expect(resolved.logout).toEqual({ path: '/logout', upstreamPath: undefined });
+    expect(resolved.login).toEqual({
+      path: '/login',
+      tokenField: ['authToken'],
+      expiresInField: ['expires_in'],
+      maxResponseBytes: 65536,
+      passwordGrant: false,
+    });
+    expect(resolved.logout).toEqual({ path: '/logout', upstream: undefined, method: 'POST', perform: undefined });
+    expect(resolved.refresh).toMatchObject({ dialect: 'json', endpoint: { target: undefined, path: '/refresh' }, method: 'POST' });
+    expect(resolved.oauth2).toBeUndefined();
     expect(resolved.timeoutMs).toBe(30000);
     expect(resolved.trustProxy).toBe(false);
     expect(defaultOptions.timeoutMs).toBe(30000);
