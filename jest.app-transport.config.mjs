@@ -10,6 +10,8 @@ const createJestConfig = nextJest({ dir: './' });
 // with raw clients that read Content-Length framing; the App Router's side of those is tried under a real
 // `next start` in __tests__/next/app-router.test.ts.
 const SUITES = [
+  'dialects/oauth2',
+  'dialects/recipes',
   'proxy/concurrency',
   'proxy/forwarding',
   'proxy/login',
