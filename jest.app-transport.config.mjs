@@ -12,6 +12,8 @@ const createJestConfig = nextJest({ dir: './' });
 const SUITES = [
   'dialects/oauth2',
   'dialects/recipes',
+  'dialects/escape-hatches',
+  'dialects/opaque-tokens',
   'proxy/concurrency',
   'proxy/forwarding',
   'proxy/login',

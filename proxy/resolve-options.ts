@@ -193,6 +193,15 @@ export function resolveOptions(options: ApiProxyOptions = {}): ResolvedOptions {
     if (refresh.dialect === 'oauth2' && !oauth2)
       throw new ProxyConfigError(`refresh.dialect 'oauth2' needs the oauth2 option (tokenUrl, clientId)`);
     checkFunction('refresh.perform', refresh.perform);
+    if (
+      String(refresh.method).toUpperCase() === 'GET' &&
+      (refresh.dialect === 'json' || refresh.dialect === 'oauth2') &&
+      !refresh.perform
+    ) {
+      throw new ProxyConfigError(
+        `refresh.method 'GET' cannot carry the '${refresh.dialect}' dialect's body: use POST, or the cookie or bearer dialect`,
+      );
+    }
     if (!isValidCookieName(refresh.cookieName) || refresh.cookieName === cookie.name) {
       throw new ProxyConfigError(`refresh.cookieName "${refresh.cookieName}" must be a valid cookie name other than cookie.name`);
     }
