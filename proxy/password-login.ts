@@ -17,9 +17,15 @@ export interface PasswordCredentials {
   password: string;
 }
 
-/** `{username, password}` from whatever the browser or action sent, or undefined when either is missing. */
+/**
+ * `{username, password}` from whatever the browser or action sent, or undefined when either is missing.
+ * A login form's `email` field stands for the username when there is no `username` (most identity
+ * servers take the email address as the username).
+ */
 export function readPasswordCredentials(value: unknown): PasswordCredentials | undefined {
-  const { username, password } = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  const fields = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  const username = fields.username ?? fields.email;
+  const password = fields.password;
   if (typeof username !== 'string' || typeof password !== 'string' || username === '' || password === '') return undefined;
   return { username, password };
 }

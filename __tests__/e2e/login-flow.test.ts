@@ -4,6 +4,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchChromium } from '../helpers/browser';
 import { startDemoApi, type DemoApiProcess } from '../helpers/demo-api-process';
 import { buildNextApp, startNextApp, type NextApp } from '../helpers/next-app';
+import { startOAuthServer, type RunningOAuthServer } from '../helpers/upstreams/oauth-server';
 
 // The demo as a user meets it: `next start` on the demo API (a real process), driven by Chromium.
 // The steps build on each other (a session is made, used, then ended), so they run in order.
@@ -213,5 +214,76 @@ describe('a session that outlives its access token (refresh)', () => {
     const status = await shortPage.evaluate(async () => (await fetch('/api/items', { headers: { 'x-csrf': '1' } })).status);
     expect(status).toBe(200);
     expect(refreshesSeen()).toBe(2);
+  });
+});
+
+describe('the demo on an OAuth 2.0 server (@node-oauth/oauth2-server): password grant, opaque tokens, rotation, revocation', () => {
+  // The same build, told OAUTH_TOKEN_URL: the demo's login form goes to the password grant. Opaque access
+  // tokens of 6 s (expires_in is all that tells their expiry), refreshed within 1 s of it.
+  let oauth: RunningOAuthServer;
+  let oauthApp: NextApp;
+  let oauthPage: Page;
+
+  beforeAll(async () => {
+    oauth = await startOAuthServer({
+      accessTokenLifetime: 6,
+      users: [{ username: 'ada@example.com', password: 'lovelace', id: 'u1' }],
+      demoApiShapes: true,
+    });
+    oauthApp = await startNextApp(DIST, {
+      API_URL: oauth.url,
+      OAUTH_TOKEN_URL: '/oauth/token',
+      OAUTH_REVOCATION_URL: '/oauth/revoke',
+      OAUTH_CLIENT_ID: 'bff',
+      OAUTH_CLIENT_SECRET: 's3cret-client',
+      DEMO_REFRESH_SKEW_SECONDS: '1',
+    });
+    oauthPage = await (await browser.newContext()).newPage();
+  });
+  afterAll(async () => {
+    await oauthApp?.stop();
+    await oauth?.close();
+  });
+
+  const accessCookie = async () => (await oauthPage.context().cookies(oauthApp.url)).find((cookie) => cookie.name === 'auth-token');
+
+  it('logs in with the password grant: the opaque token is an httpOnly cookie, in no page and no script', async () => {
+    await oauthPage.goto(`${oauthApp.url}/login`);
+    await oauthPage.fill('#password', 'lovelace');
+    await Promise.all([oauthPage.waitForURL(`${oauthApp.url}/profile`), oauthPage.click('button[type=submit]')]);
+    await oauthPage.getByText('No items yet.').waitFor();
+    expect(oauth.stats.tokenRequests).toEqual({ password: 1 });
+    expect(oauth.stats.lastTokenRequestAuth).toBe('basic');
+    const cookie = await accessCookie();
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Lax' });
+    const token = decodeURIComponent(cookie?.value ?? '').split(',')[0] ?? '<none>';
+    expect(oauth.isAccessTokenValid(token)).toBe(true);
+    expect(await oauthPage.evaluate(() => document.cookie)).toBe('');
+    expect(await oauthPage.content()).not.toContain(token);
+  });
+
+  it('stays signed in past the opaque token’s expires_in with exactly one refresh grant, rotated', async () => {
+    const before = (await oauthPage.context().cookies(oauthApp.url)).find((cookie) => cookie.name === 'refresh-token')?.value;
+    await new Promise((resolve) => setTimeout(resolve, 7_000));
+    const response = await oauthPage.reload();
+    expect(new URL(oauthPage.url()).pathname).toBe('/profile');
+    expect(await response?.text()).toContain('ada@example.com');
+    await oauthPage.getByText('No items yet.').waitFor();
+    await oauthPage.fill('#title', 'Note G');
+    await oauthPage.click('text=Add');
+    await oauthPage.getByTestId('items').getByText('Note G').waitFor();
+    expect(oauth.stats.tokenRequests.refresh_token).toBe(1);
+    expect(oauth.stats.refusedRefreshes).toBe(0);
+    expect(oauth.stats.refreshTokensPresented).toEqual([before]);
+    const after = (await oauthPage.context().cookies(oauthApp.url)).find((cookie) => cookie.name === 'refresh-token');
+    expect(after).toMatchObject({ httpOnly: true });
+    expect(after?.value).not.toBe(before);
+  });
+
+  it('logs out: the refresh token is revoked at the server (RFC 7009) and the cookies are gone', async () => {
+    const refreshToken = (await oauthPage.context().cookies(oauthApp.url)).find((cookie) => cookie.name === 'refresh-token')?.value;
+    await Promise.all([oauthPage.waitForURL(`${oauthApp.url}/login`), oauthPage.click('text=Sign out')]);
+    expect(await oauthPage.context().cookies(oauthApp.url)).toEqual([]);
+    expect(oauth.stats.revoked).toEqual([{ token: refreshToken, hint: 'refresh_token', found: 'refresh_token' }]);
   });
 });

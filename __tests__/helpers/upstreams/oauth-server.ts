@@ -18,6 +18,8 @@ export interface OAuthServerOptions {
   refreshDelayMs?: number;
   /** Passed to the library: `{ password: false }` lets a public client use that grant with client_id alone. @default {} (all required) */
   requireClientAuthentication?: Record<string, boolean>;
+  /** Resources answer in the demo API's shapes (`{user}`, `{items}`, `{item}`), so the demo app can run on this server. @default false */
+  demoApiShapes?: boolean;
 }
 
 export interface OAuthServerStats {
@@ -198,18 +200,20 @@ export async function startOAuthServer(options: OAuthServerOptions = {}): Promis
         return revoke(req, res);
       case 'GET /me': {
         const { user } = await authenticate(req);
+        if (options.demoApiShapes) return sendJson(res, 200, { user: { id: user.id, name: user.username, email: user.username } });
         return sendJson(res, 200, { id: user.id, username: user.username });
       }
       case 'GET /items': {
         const { user } = await authenticate(req);
-        return sendJson(res, 200, items.get(user.id) ?? []);
+        const list = items.get(user.id) ?? [];
+        return sendJson(res, 200, options.demoApiShapes ? { items: list } : list);
       }
       case 'POST /items': {
         const { user } = await authenticate(req);
         const malformed = oauthError(400, 'invalid_request', 'The body must be a JSON object.');
         const item = { ...(await readJsonObject(req, malformed, TOO_LARGE)), id: `item-${nextItem++}` };
         items.set(user.id, [...(items.get(user.id) ?? []), item]);
-        return sendJson(res, 201, item);
+        return sendJson(res, 201, options.demoApiShapes ? { item } : item);
       }
       default:
         req.resume();
