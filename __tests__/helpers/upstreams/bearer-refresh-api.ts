@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { bearerToken, delay, HttpError, listenLocal, pathOf, readJsonObject, sendEmpty, sendJson } from './fixture-http';
-import { signJwt, verifyJwt, type JwtClaims } from './fixture-jwt';
+import { signJwt, verifyJwt, type JwtClaims } from '../../../demo-api/jwt';
 import { RefreshLedger } from './refresh-ledger';
 
 // A NestJS-style auth API (passport-jwt + a "jwt-refresh" strategy): both tokens in the JSON body, the

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { bearerToken, cookieValue, delay, HttpError, listenLocal, pathOf, readJsonObject, sendEmpty, sendJson } from './fixture-http';
-import { signJwt, verifyJwt, type JwtClaims } from './fixture-jwt';
+import { signJwt, verifyJwt, type JwtClaims } from '../../../demo-api/jwt';
 import { RefreshLedger } from './refresh-ledger';
 
 // The API of the "original App Router pattern": the access token in the JSON body, the refresh token only
