@@ -1,14 +1,10 @@
 import { defaultOptions, type ApiProxyOptions, type ResolvedOptions } from './options';
 import { isValidCookieName } from './session-cookie';
+import { ProxyConfigError } from './config-error';
+import { parseUpstreamUrl } from './parse-upstream-url';
 
-/** A configuration mistake, found when the proxy is created. `code` is stable. */
-export class ProxyConfigError extends Error {
-  readonly code = 'config_error';
-  constructor(message: string) {
-    super(message);
-    this.name = 'ProxyConfigError';
-  }
-}
+// In its own file so the option sections resolved elsewhere (hooks, routes) can throw it too.
+export { ProxyConfigError };
 
 function readEnvNumber(name: string): number | undefined {
   const raw = process.env[name];
@@ -30,22 +26,7 @@ function parseApiUrl(raw: string | undefined): URL {
   if (raw === undefined || raw.trim() === '') {
     throw new ProxyConfigError('API_URL is not set: set it to the upstream API, e.g. API_URL=https://api.example.com/v1');
   }
-  let url: URL;
-  try {
-    url = new URL(raw.trim());
-  } catch {
-    throw new ProxyConfigError('API_URL is not a valid URL: expected e.g. https://api.example.com/v1');
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ProxyConfigError('API_URL must start with http:// or https://');
-  }
-  if (url.username || url.password) {
-    throw new ProxyConfigError('API_URL must not carry credentials');
-  }
-  if (url.search || url.hash) {
-    throw new ProxyConfigError('API_URL must not carry a query string or fragment');
-  }
-  return url;
+  return parseUpstreamUrl('API_URL', raw);
 }
 
 function parseFieldPath(name: string, value: string): string[] {
