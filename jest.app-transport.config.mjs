@@ -12,6 +12,7 @@ const createJestConfig = nextJest({ dir: './' });
 const SUITES = [
   'proxy/concurrency',
   'proxy/forwarding',
+  'proxy/hooks',
   'proxy/login',
   'proxy/logout',
   'proxy/refresh',

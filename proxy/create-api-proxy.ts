@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ApiProxyOptions, ResolvedOptions } from './options';
 import { ProxyConfigError, resolveOptions } from './resolve-options';
 import { sendError } from './errors';
-import { setUpstreamRequestHeaders } from './headers';
+import { buildUpstreamRequestHeaders, withUpstreamToken } from './headers';
 import { answerLogout } from './logout';
 import { getRawRequestTarget } from './request-info';
 import { appendSetCookie, clearedSessionCookies, readSessionCookies } from './session-cookie';
@@ -15,6 +15,8 @@ import { isCrossSiteRequest } from './csrf';
 import { readBodyFraming } from './request-framing';
 import { isEnded } from './refresh-memory';
 import { whenClosed } from './when-closed';
+import { runProxyReqHook } from './request-hook';
+import { trackRequest, type TrackedRequest } from './request-scope';
 
 /** A request handler for a Next API route or a plain `node:http` server. Resolves when the response is done. */
 export type ApiProxyHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -108,12 +110,20 @@ async function handleRequest(
   closed: Promise<void>,
   transport: TransportTraits,
 ): Promise<void> {
-  const target = parseProxiedTarget(getRawRequestTarget(req), options.pathPrefix);
+  const rawTarget = getRawRequestTarget(req);
+  const method = (req.method ?? 'GET').toUpperCase();
+  // Only with a hook that asks for it: without hooks, a request costs nothing more.
+  const tracked: TrackedRequest | undefined =
+    options.on.proxyRes || options.on.error
+      ? trackRequest(res, options.on, options.logger, { method, path: rawTarget, route: undefined })
+      : undefined;
+  const target = parseProxiedTarget(rawTarget, options.pathPrefix);
   if (typeof target === 'string') {
     req.resume();
     sendError(res, target);
     return;
   }
+  if (tracked) tracked.path = target.path + target.query;
   const framing = readBodyFraming(req.headers);
   if (framing === 'invalid') {
     // Nothing of this body is read or forwarded, and the connection is not reused: where its framing
@@ -121,7 +131,6 @@ async function handleRequest(
     sendError(res, 'bad_request', { connection: 'close' });
     return;
   }
-  const method = (req.method ?? 'GET').toUpperCase();
   if (transport.dropsGetBody && framing !== 'none' && (method === 'GET' || method === 'HEAD') && req.headers['content-length'] !== '0') {
     // Next never reads the body of a GET or HEAD sent to a route handler: forwarding the headers
     // without it would leave the upstream waiting for bytes that never come.
@@ -185,7 +194,24 @@ async function handleRequest(
   // A login carries no session upstream: the old token has no business there, and an answer echoing
   // it would not be scrubbed of it.
   const sentToken = route === 'login' ? undefined : token;
-  setUpstreamRequestHeaders(req, options, sentToken, { identity: route === 'login' || transport.identityEncoding });
+  const identity = route === 'login' || transport.identityEncoding;
+  let headers = buildUpstreamRequestHeaders(req, options, { identity, host: options.upstream.host });
+  const proxyReqHook = options.on.proxyReq;
+  if (proxyReqHook) {
+    const request = { method, path: target.path + target.query, route: undefined };
+    const hooked = await runProxyReqHook(proxyReqHook, request, headers, options.logger, identity ? ['accept-encoding'] : []);
+    if (res.destroyed) {
+      req.resume();
+      return;
+    }
+    if (hooked === undefined) {
+      req.resume();
+      return sendError(res, 'internal_error');
+    }
+    headers = hooked;
+  }
+  // The token last: no hook can set or see it.
+  req.headers = withUpstreamToken(headers, options, sentToken);
   req.url = buildUpstreamPath(options.upstreamBasePath, target);
   // Only a request without a body can be sent a second time (a streamed body is never replayed):
   // after a refresh, or after a stale keep-alive socket.

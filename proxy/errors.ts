@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { mergeSetCookieHeader } from './session-cookie';
 import { keepOutOfSharedCaches } from './response-safety';
+import { reportProxyError } from './request-scope';
 
 /** The stable codes a client can see in `{"error":{"code":...}}`. */
 export type ProxyErrorCode =
@@ -83,6 +84,7 @@ export function sendError(res: ServerResponse, code: ProxyErrorCode, extraHeader
     'x-content-type-options': 'nosniff',
   });
   res.end(body);
+  reportProxyError(res, code, STATUS[code]);
 }
 
 /** Sends a JSON body the proxy made itself (login, logout answers). */

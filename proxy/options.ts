@@ -1,3 +1,5 @@
+import type { ProxyHooks } from './hooks';
+
 /** Where log lines go. Lines never carry a token, a cookie value or a request body. */
 export interface ProxyLogger {
   warn(message: string): void;
@@ -159,6 +161,13 @@ export interface ApiProxyOptions {
   activeContentPolicy?: string | false;
   /** @default console */
   logger?: ProxyLogger;
+  /**
+   * Hooks, as http-proxy-middleware's `on`: `proxyReq` may add headers to the upstream request (a
+   * request id), `proxyRes` may change the answer's status and headers, `error` hears of every error
+   * answer (logs, metrics). None of them can see or set the session: see SECURITY.md.
+   * @default {}
+   */
+  on?: ProxyHooks;
 }
 
 export interface ResolvedOptions {
@@ -209,6 +218,7 @@ export interface ResolvedOptions {
   /** APP_ORIGIN's scheme and host, when set: what the upstream is told in X-Forwarded-Proto/-Host. */
   appAddress: { proto: string; host: string } | undefined;
   logger: ProxyLogger;
+  on: ProxyHooks;
 }
 
 export const defaultOptions = {
@@ -237,4 +247,5 @@ export const defaultOptions = {
   passUpstreamCookies: [],
   maxRequestBodyBytes: undefined,
   activeContentPolicy: "default-src 'none'; sandbox",
+  on: {},
 } as const;

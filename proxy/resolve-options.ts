@@ -2,6 +2,7 @@ import { defaultOptions, type ApiProxyOptions, type ResolvedOptions } from './op
 import { isValidCookieName } from './session-cookie';
 import { ProxyConfigError } from './config-error';
 import { parseUpstreamUrl } from './parse-upstream-url';
+import { resolveHooks } from './hooks';
 
 // In its own file so the option sections resolved elsewhere (hooks, routes) can throw it too.
 export { ProxyConfigError };
@@ -190,5 +191,6 @@ export function resolveOptions(options: ApiProxyOptions = {}): ResolvedOptions {
     activeContentPolicy: checkPolicy(options.activeContentPolicy),
     appAddress: appUrl && { proto: appUrl.protocol.slice(0, -1), host: appUrl.host },
     logger: options.logger ?? console,
+    on: resolveHooks(options.on),
   };
 }

@@ -1,9 +1,10 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { ApiProxyOptions } from '../proxy/options';
 import { callUpstream, UpstreamCallError } from '../proxy/upstream-call';
 import { parseProxiedTarget } from '../proxy/upstream-path';
 import { readSessionCookies } from '../proxy/session-cookie';
 import { upstreamAuthHeader } from '../proxy/headers';
+import { runProxyReqHook } from '../proxy/request-hook';
 import { ServerApiError } from './server-api-error';
 import { getUpstreamContext } from './upstream-context';
 import { pageCarrier, refreshRenderSession, resolveRenderSession, type SessionCarrier } from './render-session';
@@ -94,15 +95,23 @@ export function createServerApiFor(carrier: SessionCarrier, options?: ApiProxyOp
   }
 
   async function send(method: string, path: string, payload: string | undefined, token: string | undefined) {
+    let headers: OutgoingHttpHeaders = {
+      accept: 'application/json',
+      ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
+    };
+    const hook = resolved.on.proxyReq;
+    if (hook) {
+      // The same hook, and the same rules, as a request through the proxy route: a request id set there
+      // reaches the API from server rendering too; the token is added after it.
+      const hooked = await runProxyReqHook(hook, { method, path, route: undefined }, headers as IncomingHttpHeaders, resolved.logger);
+      if (hooked === undefined) throw new ServerApiError('internal_error', 500);
+      headers = hooked;
+    }
     try {
       return await callUpstream(resolved, agent, {
         method,
         path,
-        headers: {
-          accept: 'application/json',
-          ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
-          ...(token === undefined ? {} : upstreamAuthHeader(resolved, token)),
-        },
+        headers: { ...headers, ...(token === undefined ? {} : upstreamAuthHeader(resolved, token)) },
         body: payload,
         maxResponseBytes: MAX_RESPONSE_BYTES,
       });
