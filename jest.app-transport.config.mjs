@@ -16,6 +16,7 @@ const SUITES = [
   'proxy/login',
   'proxy/logout',
   'proxy/refresh',
+  'proxy/routes',
   'proxy/sse',
   'proxy/streaming',
   'security/cookies',

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from '
 import type { ResolvedOptions } from './options';
 import { getRequestHost, isSecureRequest } from './request-info';
 import { rewriteUpstreamUrls } from './upstream-urls';
+import type { ResolvedRoute } from './routes';
 
 // RFC 9110 §7.6.1: hop-by-hop fields, plus the ones that older intermediaries still send.
 const HOP_BY_HOP_HEADERS = new Set([
@@ -158,7 +159,7 @@ function nameOfCookie(setCookie: string): string {
 export function getClientResponseHeaders(
   upstream: IncomingHttpHeaders,
   options: ResolvedOptions,
-  { keepLength, secrets = [] }: { keepLength: boolean; secrets?: readonly (string | undefined)[] },
+  { keepLength, secrets = [], route }: { keepLength: boolean; secrets?: readonly (string | undefined)[]; route?: ResolvedRoute },
 ): OutgoingHttpHeaders {
   const listed = upstream.connection === undefined ? undefined : new Set(connectionListedNames(upstream.connection));
   // Tokens the proxy holds for this request: an upstream that echoes one in a response header (a debug
@@ -191,6 +192,6 @@ export function getClientResponseHeaders(
     }
     out[name] = value;
   }
-  rewriteUpstreamUrls(out, options);
+  rewriteUpstreamUrls(out, options, route);
   return out;
 }

@@ -1,4 +1,5 @@
 import type { ProxyHooks } from './hooks';
+import type { ProxyRoute, ResolvedRoutes } from './routes';
 
 /** Where log lines go. Lines never carry a token, a cookie value or a request body. */
 export interface ProxyLogger {
@@ -168,6 +169,14 @@ export interface ApiProxyOptions {
    * @default {}
    */
   on?: ProxyHooks;
+  /**
+   * Several APIs, or another token policy for some paths: `[{ pathPrefix: '/billing', url: BILLING_URL }]`
+   * sends `/api/billing/…` to `{url}/…`. The longest matching prefix wins; paths no entry takes go to
+   * API_URL with the session's token, as without a table. `allow` is checked first; login, logout and
+   * the session endpoint are the proxy's before any route.
+   * @default []
+   */
+  routes?: ProxyRoute[];
 }
 
 export interface ResolvedOptions {
@@ -219,6 +228,7 @@ export interface ResolvedOptions {
   appAddress: { proto: string; host: string } | undefined;
   logger: ProxyLogger;
   on: ProxyHooks;
+  routes: ResolvedRoutes;
 }
 
 export const defaultOptions = {
@@ -248,4 +258,5 @@ export const defaultOptions = {
   maxRequestBodyBytes: undefined,
   activeContentPolicy: "default-src 'none'; sandbox",
   on: {},
+  routes: [],
 } as const;

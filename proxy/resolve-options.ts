@@ -3,6 +3,7 @@ import { isValidCookieName } from './session-cookie';
 import { ProxyConfigError } from './config-error';
 import { parseUpstreamUrl } from './parse-upstream-url';
 import { resolveHooks } from './hooks';
+import { resolveRoutes } from './routes';
 
 // In its own file so the option sections resolved elsewhere (hooks, routes) can throw it too.
 export { ProxyConfigError };
@@ -192,5 +193,14 @@ export function resolveOptions(options: ApiProxyOptions = {}): ResolvedOptions {
     appAddress: appUrl && { proto: appUrl.protocol.slice(0, -1), host: appUrl.host },
     logger: options.logger ?? console,
     on: resolveHooks(options.on),
+    routes: resolveRoutes(
+      options.routes,
+      { upstream, basePath: upstream.pathname.replace(/\/+$/, '') },
+      {
+        'login.path': login.path,
+        'logout.path': logout.path,
+        'session.path': options.session === false ? undefined : (options.session?.path ?? defaultOptions.session.path),
+      },
+    ),
   };
 }

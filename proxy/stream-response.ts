@@ -6,6 +6,7 @@ import { mergeSetCookieHeader } from './session-cookie';
 import { addContentSafetyHeaders, keepOutOfSharedCaches, keepPersonalAnswerPrivate } from './response-safety';
 import { runProxyResHook } from './response-hook';
 import { trackedRequest } from './request-scope';
+import type { ResolvedRoute } from './routes';
 
 /**
  * Server-sent events must reach the browser event by event. Next compresses responses (the `compression`
@@ -21,7 +22,8 @@ function keepEventStreamUnbuffered(headers: Record<string, unknown>): void {
 
 /**
  * Passes the upstream response on as a stream, with hop-by-hop headers and upstream cookies removed.
- * `secrets`: the request's tokens, never passed on in a header; `sentToken`: the answer is personal.
+ * `secrets`: the request's tokens, never passed on in a header; `sentToken`: the answer is personal;
+ * `route`: the route table's entry the request went by (default: API_URL's).
  */
 export function streamResponse(
   proxyRes: IncomingMessage,
@@ -29,8 +31,9 @@ export function streamResponse(
   options: ResolvedOptions,
   secrets: readonly (string | undefined)[],
   sentToken: boolean,
+  route?: ResolvedRoute,
 ): void {
-  const headers = getClientResponseHeaders(proxyRes.headers, options, { keepLength: true, secrets });
+  const headers = getClientResponseHeaders(proxyRes.headers, options, { keepLength: true, secrets, route });
   try {
     // http-proxy would throw from inside its response handler on a header Node refuses to send
     // (node-http-proxy #1394); checked here first, so no header is half-written. (Names need no check:
