@@ -10,3 +10,5 @@ export type { SessionInfo } from '../proxy/session-endpoint';
 export { defaultOptions, type ApiProxyOptions, type ProxyLogger } from '../proxy/options';
 export { ProxyConfigError } from '../proxy/resolve-options';
 export type { ProxyErrorCode } from '../proxy/errors';
+export type { HookHeaders, HookRequest, ProxyErrorContext, ProxyHooks, ProxyReqContext, ProxyResContext } from '../proxy/hooks';
+export type { ProxyRoute, RouteTokenPolicy } from '../proxy/routes';

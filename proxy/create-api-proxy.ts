@@ -2,20 +2,24 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ApiProxyOptions, ResolvedOptions } from './options';
 import { ProxyConfigError, resolveOptions } from './resolve-options';
 import { sendError } from './errors';
-import { setUpstreamRequestHeaders } from './headers';
+import { buildUpstreamRequestHeaders, withUpstreamToken } from './headers';
 import { answerLogout } from './logout';
 import { answerPasswordLogin } from './password-login';
 import { getRawRequestTarget } from './request-info';
 import { appendSetCookie, clearedSessionCookies, readSessionCookies } from './session-cookie';
 import { applySessionToAnswer, needsRefresh, refreshSession } from './refresh';
 import { answerSession } from './session-endpoint';
-import { createUpstream, type Upstream } from './upstream';
+import { createRouteUpstreams, type RouteUpstreams } from './route-upstreams';
 import { buildUpstreamPath, parseProxiedTarget } from './upstream-path';
 import { runExchange } from './exchange';
 import { isCrossSiteRequest } from './csrf';
 import { readBodyFraming } from './request-framing';
 import { isEnded } from './refresh-memory';
 import { whenClosed } from './when-closed';
+import { runProxyReqHook } from './request-hook';
+import { trackRequest, type TrackedRequest } from './request-scope';
+import { matchRoute, targetOnRoute } from './routes';
+import { hasExpired } from './token-expiry';
 
 /** A request handler for a Next API route or a plain `node:http` server. Resolves when the response is done. */
 export type ApiProxyHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -75,11 +79,11 @@ export function createRequestHandler(options: ApiProxyOptions, transport: Transp
       await whenClosed(res);
     };
   }
-  const upstream = createUpstream(resolved, { viaHttpProxy: transport.viaHttpProxy });
+  const upstreams = createRouteUpstreams(resolved, { viaHttpProxy: transport.viaHttpProxy });
   return async (req, res) => {
     const closed = whenClosed(res);
     try {
-      await handleRequest(req, res, resolved, upstream, closed, transport);
+      await handleRequest(req, res, resolved, upstreams, closed, transport);
     } catch (err) {
       resolved.logger.error(`[next-bff-proxy] internal_error: ${err instanceof Error ? err.name : 'unknown'}`);
       sendError(res, 'internal_error');
@@ -105,16 +109,24 @@ async function handleRequest(
   req: IncomingMessage,
   res: ServerResponse,
   options: ResolvedOptions,
-  upstream: Upstream,
+  upstreams: RouteUpstreams,
   closed: Promise<void>,
   transport: TransportTraits,
 ): Promise<void> {
-  const target = parseProxiedTarget(getRawRequestTarget(req), options.pathPrefix);
+  const rawTarget = getRawRequestTarget(req);
+  const method = (req.method ?? 'GET').toUpperCase();
+  // Only with a hook that asks for it: without hooks, a request costs nothing more.
+  const tracked: TrackedRequest | undefined =
+    options.on.proxyRes || options.on.error
+      ? trackRequest(res, options.on, options.logger, { method, path: rawTarget, route: undefined })
+      : undefined;
+  const target = parseProxiedTarget(rawTarget, options.pathPrefix);
   if (typeof target === 'string') {
     req.resume();
     sendError(res, target);
     return;
   }
+  if (tracked) tracked.path = target.path + target.query;
   const framing = readBodyFraming(req.headers);
   if (framing === 'invalid') {
     // Nothing of this body is read or forwarded, and the connection is not reused: where its framing
@@ -122,7 +134,6 @@ async function handleRequest(
     sendError(res, 'bad_request', { connection: 'close' });
     return;
   }
-  const method = (req.method ?? 'GET').toUpperCase();
   if (transport.dropsGetBody && framing !== 'none' && (method === 'GET' || method === 'HEAD') && req.headers['content-length'] !== '0') {
     // Next never reads the body of a GET or HEAD sent to a route handler: forwarding the headers
     // without it would leave the upstream waiting for bytes that never come.
@@ -148,11 +159,11 @@ async function handleRequest(
     sendError(res, 'csrf');
     return;
   }
-  if (route === 'logout') return answerLogout(req, res, options, upstream);
+  if (route === 'logout') return answerLogout(req, res, options, upstreams.main);
   if (route === 'login' && options.login.passwordGrant && options.oauth2) {
-    return answerPasswordLogin(req, res, options, options.oauth2, upstream.agent, [token, refreshToken]);
+    return answerPasswordLogin(req, res, options, options.oauth2, upstreams.main.agent, [token, refreshToken]);
   }
-  if (route === 'session') return answerSession(req, res, options, upstream);
+  if (route === 'session') return answerSession(req, res, options, upstreams.main);
   if (route !== 'login' && !isAllowed(options, target.path, method)) {
     req.resume();
     sendError(res, 'path_not_allowed');
@@ -164,14 +175,19 @@ async function handleRequest(
     sendError(res, 'payload_too_large', { connection: 'close' });
     return;
   }
+  // After `allow`, which judges the path as the client sent it. A login is API_URL's, whatever the table says.
+  const apiRoute = route === 'login' ? options.routes.fallback : matchRoute(options.routes, target.path);
+  if (tracked) tracked.route = apiRoute.pathPrefix;
+  // 'none': the session stays out of this request entirely (no token, no refresh, no retry).
+  const usesSession = route !== 'login' && apiRoute.token !== 'none';
   // Two cookies of one name: neither is trusted. The request goes on without a session, and the
   // answer clears what can be cleared.
   if (cookies.conflict) appendSetCookie(res, ...clearedSessionCookies(req, options));
 
   let refreshed = false;
-  if (route !== 'login' && refreshToken !== undefined && needsRefresh(token, options, cookies.accessExpiresAt)) {
+  if (usesSession && refreshToken !== undefined && needsRefresh(token, options, cookies.accessExpiresAt)) {
     // Refresh before forwarding: the request carries the new token, the answer the new cookies.
-    const session = await refreshSession(req, options, upstream.agent, refreshToken, () => closed);
+    const session = await refreshSession(req, options, upstreams.main.agent, refreshToken, () => closed);
     // The client went away during the refresh: nothing is left to answer or forward.
     if (res.destroyed) {
       req.resume();
@@ -185,17 +201,39 @@ async function handleRequest(
     token = applied.accessToken;
     refreshed = true;
   }
+  if (apiRoute.token === 'required' && (token === undefined || hasExpired(token, refreshed ? undefined : cookies.accessExpiresAt))) {
+    // Nothing the upstream could accept: it is not asked.
+    req.resume();
+    return sendError(res, 'unauthenticated');
+  }
 
   // A login carries no session upstream: the old token has no business there, and an answer echoing
   // it would not be scrubbed of it.
-  const sentToken = route === 'login' ? undefined : token;
-  setUpstreamRequestHeaders(req, options, sentToken, { identity: route === 'login' || transport.identityEncoding });
-  req.url = buildUpstreamPath(options.upstreamBasePath, target);
+  const sentToken = usesSession ? token : undefined;
+  const identity = route === 'login' || transport.identityEncoding;
+  let headers = buildUpstreamRequestHeaders(req, options, { identity, host: apiRoute.upstream.host });
+  const proxyReqHook = options.on.proxyReq;
+  if (proxyReqHook) {
+    const request = { method, path: target.path + target.query, route: apiRoute.pathPrefix };
+    const hooked = await runProxyReqHook(proxyReqHook, request, headers, options.logger, identity ? ['accept-encoding'] : []);
+    if (res.destroyed) {
+      req.resume();
+      return;
+    }
+    if (hooked === undefined) {
+      req.resume();
+      return sendError(res, 'internal_error');
+    }
+    headers = hooked;
+  }
+  // The token last: no hook can set or see it.
+  req.headers = withUpstreamToken(headers, options, sentToken);
+  req.url = buildUpstreamPath(apiRoute.basePath, targetOnRoute(apiRoute, target));
   // Only a request without a body can be sent a second time (a streamed body is never replayed):
   // after a refresh, or after a stale keep-alive socket.
   const bodyless = framing === 'none' || (framing === 'length' && req.headers['content-length'] === '0');
-  const canRetry = route !== 'login' && !refreshed && refreshToken !== undefined && bodyless;
-  runExchange(req, res, options, upstream, {
+  const canRetry = usesSession && !refreshed && refreshToken !== undefined && bodyless;
+  runExchange(req, res, options, upstreams.of(apiRoute), {
     isLogin: route === 'login',
     closed,
     secrets: [token, refreshToken],
@@ -203,8 +241,9 @@ async function handleRequest(
     hasBody: !bodyless,
     declaredLength: transport.bodyMayEndShort && framing === 'length' && !bodyless ? Number(req.headers['content-length']) : undefined,
     sentToken: sentToken !== undefined || canRetry,
-    refreshAfter401: canRetry ? () => refreshSession(req, options, upstream.agent, refreshToken, () => closed) : undefined,
+    refreshAfter401: canRetry ? () => refreshSession(req, options, upstreams.main.agent, refreshToken, () => closed) : undefined,
     sessionEnded: refreshToken === undefined ? undefined : () => isEnded(options, refreshToken),
+    route: apiRoute,
   });
 }
 

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { mergeSetCookieHeader } from './session-cookie';
 import { keepOutOfSharedCaches } from './response-safety';
+import { reportProxyError } from './request-scope';
 
 /** The stable codes a client can see in `{"error":{"code":...}}`. */
 export type ProxyErrorCode =
@@ -9,6 +10,7 @@ export type ProxyErrorCode =
   | 'not_found'
   | 'method_not_allowed'
   | 'session_expired'
+  | 'unauthenticated'
   | 'csrf'
   | 'path_not_allowed'
   | 'payload_too_large'
@@ -27,6 +29,7 @@ const STATUS: Record<ProxyErrorCode, number> = {
   not_found: 404,
   method_not_allowed: 405,
   session_expired: 401,
+  unauthenticated: 401,
   csrf: 403,
   path_not_allowed: 403,
   payload_too_large: 413,
@@ -47,6 +50,7 @@ const MESSAGE: Record<ProxyErrorCode, string> = {
   not_found: 'Not found.',
   method_not_allowed: 'Method not allowed.',
   session_expired: 'The session has expired: please sign in again.',
+  unauthenticated: 'Sign in first.',
   csrf: 'The request was refused as a possible cross-site request forgery.',
   path_not_allowed: 'This API path is not available through the proxy.',
   payload_too_large: 'The request body is too large.',
@@ -83,6 +87,7 @@ export function sendError(res: ServerResponse, code: ProxyErrorCode, extraHeader
     'x-content-type-options': 'nosniff',
   });
   res.end(body);
+  reportProxyError(res, code, STATUS[code]);
 }
 
 /** Sends a JSON body the proxy made itself (login, logout answers). */

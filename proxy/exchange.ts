@@ -7,6 +7,7 @@ import { upstreamAuthHeader } from './headers';
 import { answerLogin } from './login';
 import { clearedSessionCookies } from './session-cookie';
 import { streamResponse } from './stream-response';
+import type { ResolvedRoute } from './routes';
 
 export interface ExchangeOptions {
   isLogin: boolean;
@@ -29,6 +30,8 @@ export interface ExchangeOptions {
    * replay, a refresh token is there, and no refresh happened for this request yet.
    */
   refreshAfter401?: () => Promise<RefreshedSession>;
+  /** The route table's entry the request went by: its upstream's URLs in the answer are mapped back to it. */
+  route?: ResolvedRoute;
 }
 
 /**
@@ -158,7 +161,7 @@ export function runExchange(
         // A logout while this request was upstream: the new session cookies it carries are replaced by
         // cleared ones, or the browser would be signed back in.
         if (res.hasHeader('set-cookie') && exchange.sessionEnded?.()) res.setHeader('set-cookie', clearedSessionCookies(req, options));
-        streamResponse(response, res, options, exchange.secrets, exchange.sentToken);
+        streamResponse(response, res, options, exchange.secrets, exchange.sentToken, exchange.route);
       } catch (err) {
         // Whatever went wrong here, it must not escape into the socket's event handler.
         settled = false;

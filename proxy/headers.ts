@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from '
 import type { ResolvedOptions } from './options';
 import { getRequestHost, isSecureRequest } from './request-info';
 import { rewriteUpstreamUrls } from './upstream-urls';
+import type { ResolvedRoute } from './routes';
 
 // RFC 9110 §7.6.1: hop-by-hop fields, plus the ones that older intermediaries still send.
 const HOP_BY_HOP_HEADERS = new Set([
@@ -48,9 +49,9 @@ const OVERRIDE_HEADER =
   /^x-(http-method-override|http-method|method-override|original-url|original-uri|rewrite-url|original-method|original-host|forwarded-server|forwarded-prefix|forwarded-path|forwarded-uri|forwarded-scheme|forwarded-ssl|url-scheme|host|client-ip|cluster-client-ip|original-forwarded-for)$|^(true-client-ip|cf-connecting-ip|fastly-client-ip|front-end-https)$/;
 
 /**
- * Replaces `req.headers` with the headers sent upstream, built in one pass (deleting keys one by one
- * would push V8 into slow dictionary objects on every request). This runs before `proxy.web` (not in a
- * `proxyReq` listener, which http-proxy skips for requests with `Expect`).
+ * Replaces `req.headers` with the headers sent upstream (see buildUpstreamRequestHeaders), the token
+ * added. This runs before `proxy.web` (not in a `proxyReq` listener, which http-proxy skips for requests
+ * with `Expect`).
  */
 export function setUpstreamRequestHeaders(
   req: IncomingMessage,
@@ -58,9 +59,22 @@ export function setUpstreamRequestHeaders(
   token: string | undefined,
   { identity }: { identity: boolean },
 ): void {
+  req.headers = withUpstreamToken(buildUpstreamRequestHeaders(req, options, { identity, host: options.upstream.host }), options, token);
+}
+
+/**
+ * The headers sent upstream, without the token (`on.proxyReq` runs between the two), built in one pass
+ * (deleting keys one by one would push V8 into slow dictionary objects on every request). `host`: the
+ * upstream's.
+ */
+export function buildUpstreamRequestHeaders(
+  req: IncomingMessage,
+  options: ResolvedOptions,
+  { identity, host: upstreamHost }: { identity: boolean; host: string },
+): IncomingHttpHeaders {
   const source = req.headers;
   const listed = source.connection === undefined ? undefined : new Set(connectionListedNames(source.connection));
-  const headers: IncomingHttpHeaders = { host: options.upstream.host };
+  const headers: IncomingHttpHeaders = { host: upstreamHost };
   for (const name of Object.keys(source)) {
     if (DROPPED_REQUEST_HEADERS.has(name) || NEXT_INTERNAL_HEADER.test(name) || OVERRIDE_HEADER.test(name) || listed?.has(name)) continue;
     if (name === 'transfer-encoding') {
@@ -87,8 +101,13 @@ export function setUpstreamRequestHeaders(
   // The login answer is read by the proxy, and a route handler's answer loses its Content-Encoding:
   // ask for it uncompressed (a compressed one is still decoded).
   if (identity) headers['accept-encoding'] = 'identity';
+  return headers;
+}
+
+/** The headers with the token's header added (the session's, never a hook's: it is set last). */
+export function withUpstreamToken(headers: IncomingHttpHeaders, options: ResolvedOptions, token: string | undefined): IncomingHttpHeaders {
   if (token !== undefined) Object.assign(headers, upstreamAuthHeader(options, token));
-  req.headers = headers;
+  return headers;
 }
 
 /** The header that carries the token upstream, as the options say. */
@@ -140,7 +159,7 @@ function nameOfCookie(setCookie: string): string {
 export function getClientResponseHeaders(
   upstream: IncomingHttpHeaders,
   options: ResolvedOptions,
-  { keepLength, secrets = [] }: { keepLength: boolean; secrets?: readonly (string | undefined)[] },
+  { keepLength, secrets = [], route }: { keepLength: boolean; secrets?: readonly (string | undefined)[]; route?: ResolvedRoute },
 ): OutgoingHttpHeaders {
   const listed = upstream.connection === undefined ? undefined : new Set(connectionListedNames(upstream.connection));
   // Tokens the proxy holds for this request: an upstream that echoes one in a response header (a debug
@@ -173,6 +192,6 @@ export function getClientResponseHeaders(
     }
     out[name] = value;
   }
-  rewriteUpstreamUrls(out, options);
+  rewriteUpstreamUrls(out, options, route);
   return out;
 }

@@ -10,6 +10,8 @@ import { streamResponse } from './stream-response';
 import { rememberIssuedRefreshToken } from './refresh';
 import { readSetCookieValue } from './upstream-cookies';
 import { expiresAtFrom } from './token-expiry';
+import { runProxyResHook } from './response-hook';
+import { trackedRequest } from './request-scope';
 
 export type LoginOutcome = 'sent' | { code: ProxyErrorCode; detail: string };
 
@@ -93,9 +95,18 @@ export async function answerLogin(
 
   // A timeout or a client abort may have answered while the body was read.
   if (res.headersSent || res.destroyed) return 'sent';
-  const headers = getClientResponseHeaders(proxyRes.headers, options, { keepLength: false, secrets });
+  let headers = getClientResponseHeaders(proxyRes.headers, options, { keepLength: false, secrets });
   for (const name of REPRESENTATION_HEADERS) delete headers[name];
+  let answerStatus = 200;
+  const hook = options.on.proxyRes;
+  if (hook) {
+    // The head only: the body is the proxy's (the answer without its tokens), never a hook's to read.
+    const answer = await runProxyResHook(hook, trackedRequest(res), answerStatus, headers, options);
+    if (answer === undefined) return { code: 'internal_error', detail: 'on.proxyRes hook failed' };
+    if (res.headersSent || res.destroyed) return 'sent';
+    ({ status: answerStatus, headers } = answer);
+  }
   appendSetCookie(res, ...cookies);
-  sendJson(res, 200, body, headers as Record<string, string | string[] | number>);
+  sendJson(res, answerStatus, body, headers as Record<string, string | string[] | number>);
   return 'sent';
 }

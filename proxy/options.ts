@@ -1,3 +1,6 @@
+import type { ProxyHooks } from './hooks';
+import type { ProxyRoute, ResolvedRoutes } from './routes';
+
 /** Where log lines go. Lines never carry a token, a cookie value or a request body. */
 export interface ProxyLogger {
   warn(message: string): void;
@@ -233,6 +236,21 @@ export interface ApiProxyOptions {
   activeContentPolicy?: string | false;
   /** @default console */
   logger?: ProxyLogger;
+  /**
+   * Hooks, as http-proxy-middleware's `on`: `proxyReq` may add headers to the upstream request (a
+   * request id), `proxyRes` may change the answer's status and headers, `error` hears of every error
+   * answer (logs, metrics). None of them can see or set the session: see SECURITY.md.
+   * @default {}
+   */
+  on?: ProxyHooks;
+  /**
+   * Several APIs, or another token policy for some paths: `[{ pathPrefix: '/billing', url: BILLING_URL }]`
+   * sends `/api/billing/…` to `{url}/…`. The longest matching prefix wins; paths no entry takes go to
+   * API_URL with the session's token, as without a table. `allow` is checked first; login, logout and
+   * the session endpoint are the proxy's before any route.
+   * @default []
+   */
+  routes?: ProxyRoute[];
 }
 
 /** An endpoint the proxy calls itself: `path` after `target`'s base path, or after API_URL's when `target` is unset. */
@@ -311,6 +329,8 @@ export interface ResolvedOptions {
   /** APP_ORIGIN's scheme and host, when set: what the upstream is told in X-Forwarded-Proto/-Host. */
   appAddress: { proto: string; host: string } | undefined;
   logger: ProxyLogger;
+  on: ProxyHooks;
+  routes: ResolvedRoutes;
 }
 
 export const defaultOptions = {
@@ -349,4 +369,6 @@ export const defaultOptions = {
   passUpstreamCookies: [],
   maxRequestBodyBytes: undefined,
   activeContentPolicy: "default-src 'none'; sandbox",
+  on: {},
+  routes: [],
 } as const;

@@ -1,14 +1,12 @@
 import { defaultOptions, type ApiProxyOptions, type ResolvedOAuth2, type ResolvedOptions, type UpstreamEndpoint } from './options';
 import { isValidCookieName } from './session-cookie';
+import { ProxyConfigError } from './config-error';
+import { parseUpstreamUrl } from './parse-upstream-url';
+import { resolveHooks } from './hooks';
+import { resolveRoutes } from './routes';
 
-/** A configuration mistake, found when the proxy is created. `code` is stable. */
-export class ProxyConfigError extends Error {
-  readonly code = 'config_error';
-  constructor(message: string) {
-    super(message);
-    this.name = 'ProxyConfigError';
-  }
-}
+// In its own file so the option sections resolved elsewhere (hooks, routes) can throw it too.
+export { ProxyConfigError };
 
 function readEnvNumber(name: string): number | undefined {
   const raw = process.env[name];
@@ -30,27 +28,7 @@ function parseApiUrl(raw: string | undefined): URL {
   if (raw === undefined || raw.trim() === '') {
     throw new ProxyConfigError('API_URL is not set: set it to the upstream API, e.g. API_URL=https://api.example.com/v1');
   }
-  return parseUpstreamUrl('API_URL', raw, 'https://api.example.com/v1');
-}
-
-/** An upstream's URL, as API_URL is checked: http(s), no credentials, no query or fragment. */
-export function parseUpstreamUrl(name: string, raw: string, example: string): URL {
-  let url: URL;
-  try {
-    url = new URL(raw.trim());
-  } catch {
-    throw new ProxyConfigError(`${name} is not a valid URL: expected e.g. ${example}`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ProxyConfigError(`${name} must start with http:// or https://`);
-  }
-  if (url.username || url.password) {
-    throw new ProxyConfigError(`${name} must not carry credentials`);
-  }
-  if (url.search || url.hash) {
-    throw new ProxyConfigError(`${name} must not carry a query string or fragment`);
-  }
-  return url;
+  return parseUpstreamUrl('API_URL', raw);
 }
 
 /** An endpoint the proxy calls itself: a path on API_URL, or an absolute URL elsewhere. */
@@ -60,7 +38,7 @@ function parseEndpoint(name: string, value: string): UpstreamEndpoint {
     const path = checkPath(name, value);
     return { target: undefined, path, label: path };
   }
-  const target = parseUpstreamUrl(name, value, 'https://auth.example.com/oauth/token');
+  const target = parseUpstreamUrl(name, value);
   return { target, path: '', label: target.href };
 }
 
@@ -317,5 +295,15 @@ export function resolveOptions(options: ApiProxyOptions = {}): ResolvedOptions {
     activeContentPolicy: checkPolicy(options.activeContentPolicy),
     appAddress: appUrl && { proto: appUrl.protocol.slice(0, -1), host: appUrl.host },
     logger: options.logger ?? console,
+    on: resolveHooks(options.on),
+    routes: resolveRoutes(
+      options.routes,
+      { upstream, basePath: upstream.pathname.replace(/\/+$/, '') },
+      {
+        'login.path': login.path,
+        'logout.path': logout.path,
+        'session.path': options.session === false ? undefined : (options.session?.path ?? defaultOptions.session.path),
+      },
+    ),
   };
 }

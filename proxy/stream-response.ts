@@ -1,9 +1,12 @@
-import { validateHeaderValue, type IncomingMessage, type ServerResponse } from 'node:http';
+import { validateHeaderValue, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { ResolvedOptions } from './options';
 import { sendError } from './errors';
 import { getClientResponseHeaders } from './headers';
 import { mergeSetCookieHeader } from './session-cookie';
 import { addContentSafetyHeaders, keepOutOfSharedCaches, keepPersonalAnswerPrivate } from './response-safety';
+import { runProxyResHook } from './response-hook';
+import { trackedRequest } from './request-scope';
+import type { ResolvedRoute } from './routes';
 
 /**
  * Server-sent events must reach the browser event by event. Next compresses responses (the `compression`
@@ -19,7 +22,8 @@ function keepEventStreamUnbuffered(headers: Record<string, unknown>): void {
 
 /**
  * Passes the upstream response on as a stream, with hop-by-hop headers and upstream cookies removed.
- * `secrets`: the request's tokens, never passed on in a header; `sentToken`: the answer is personal.
+ * `secrets`: the request's tokens, never passed on in a header; `sentToken`: the answer is personal;
+ * `route`: the route table's entry the request went by (default: API_URL's).
  */
 export function streamResponse(
   proxyRes: IncomingMessage,
@@ -27,8 +31,9 @@ export function streamResponse(
   options: ResolvedOptions,
   secrets: readonly (string | undefined)[],
   sentToken: boolean,
+  route?: ResolvedRoute,
 ): void {
-  const headers = getClientResponseHeaders(proxyRes.headers, options, { keepLength: true, secrets });
+  const headers = getClientResponseHeaders(proxyRes.headers, options, { keepLength: true, secrets, route });
   try {
     // http-proxy would throw from inside its response handler on a header Node refuses to send
     // (node-http-proxy #1394); checked here first, so no header is half-written. (Names need no check:
@@ -44,6 +49,42 @@ export function streamResponse(
     sendError(res, 'bad_upstream_response');
     return;
   }
+  const hook = options.on.proxyRes;
+  const status = proxyRes.statusCode ?? 502;
+  if (hook === undefined) return writeStreamedAnswer(proxyRes, res, options, status, headers, sentToken);
+  void runProxyResHook(hook, trackedRequest(res), status, headers, options).then((answer) => {
+    // The client went away while the hook ran (the exchange has already abandoned the upstream).
+    if (res.destroyed || res.headersSent) return void proxyRes.destroy();
+    if (answer === undefined) {
+      proxyRes.destroy();
+      return sendError(res, 'internal_error');
+    }
+    if (proxyRes.destroyed) {
+      options.logger.error('[next-bff-proxy] upstream_unavailable: the upstream answer broke off while on.proxyRes ran');
+      return sendError(res, 'upstream_unavailable');
+    }
+    try {
+      writeStreamedAnswer(proxyRes, res, options, answer.status, answer.headers, sentToken);
+    } catch (err) {
+      // Outside the exchange's try by now: nothing may escape into a promise nobody awaits.
+      proxyRes.destroy();
+      options.logger.error(`[next-bff-proxy] internal_error: ${err instanceof Error ? err.name : 'stream failed'}`);
+      sendError(res, 'internal_error');
+    }
+  });
+  // An upstream that fails while the hook runs must not be an unhandled 'error' event.
+  proxyRes.once('error', () => undefined);
+}
+
+/** Writes the head (the proxy's safety headers added last, so no hook removes them) and pipes the body. */
+function writeStreamedAnswer(
+  proxyRes: IncomingMessage,
+  res: ServerResponse,
+  options: ResolvedOptions,
+  status: number,
+  headers: OutgoingHttpHeaders,
+  sentToken: boolean,
+): void {
   addContentSafetyHeaders(headers, options);
   mergeSetCookieHeader(res, headers);
   if (res.hasHeader('set-cookie')) keepOutOfSharedCaches(headers);
@@ -52,7 +93,7 @@ export function streamResponse(
     .toLowerCase()
     .startsWith('text/event-stream');
   if (isEventStream) keepEventStreamUnbuffered(headers);
-  res.writeHead(proxyRes.statusCode ?? 502, headers);
+  res.writeHead(status, headers);
   // An upstream that dies mid-body cuts the client's connection at once: a truncated response, not a
   // hang. (A client that goes away is handled by the exchange, which destroys `proxyRes`.) `pipe`,
   // not `pipeline`: it puts fewer listeners on `res`, where Next already keeps many.

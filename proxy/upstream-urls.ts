@@ -1,35 +1,73 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { ResolvedOptions } from './options';
+import { matchRoute, type ResolvedRoute } from './routes';
 
 // `//host`, `\\host`, `/\host`, `\/host`: browsers read a backslash as a slash in http(s) URLs.
 const NETWORK_PATH = /^[/\\]{2}/;
 const SCHEME = /^[a-z][a-z0-9+.-]*:/i;
 const URL_IGNORED = /[\t\n\r]/g;
 
+/** Routes whose upstream path maps to one place in the app: API_URL's (fallback), and each route with its own `url`. */
+const mountLists = new WeakMap<ResolvedOptions, ResolvedRoute[]>();
+
+function mountsOf(options: ResolvedOptions): ResolvedRoute[] {
+  let mounts = mountLists.get(options);
+  if (!mounts) {
+    mounts = [options.routes.fallback, ...options.routes.table.filter((route) => route.strip !== '')];
+    mountLists.set(options, mounts);
+  }
+  return mounts;
+}
+
+/** Two routes that send the same path to the same place upstream (a route without `url` is API_URL's). */
+function sameMount(a: ResolvedRoute, b: ResolvedRoute): boolean {
+  return a.strip === b.strip && a.basePath === b.basePath && a.upstream.origin === b.upstream.origin;
+}
+
+/** `url` (on `mount`'s upstream) as a path in the app, when it is under the mount's base path and the table sends that path back there. */
+function mapOnto(url: URL, mount: ResolvedRoute, options: ResolvedOptions): string | undefined {
+  const base = mount.basePath;
+  if (url.pathname !== base && !url.pathname.startsWith(`${base}/`)) return undefined;
+  const path = mount.strip + url.pathname.slice(base.length);
+  // `/api/billing/admin/…` may be a longer route's, on another upstream: no link to it from here.
+  if (options.routes.table.length > 0 && !sameMount(matchRoute(options.routes, path), mount)) return undefined;
+  return `${options.pathPrefix}${path || '/'}${url.search}${url.hash}`;
+}
+
 /**
- * Where an upstream URL is in the app: API_URL's base path becomes the route prefix
- * (`http://10.0.0.5/v1/items/5` → `/api/items/5`). `undefined`: a URL on the upstream's host (any
- * scheme, any port) that the proxy cannot reach, which is dropped rather than shown: it names an
- * internal address. URLs on other hosts (an identity provider's login page, say) and relative
- * references pass unchanged.
+ * Where an upstream URL is in the app: the base path of the upstream it is on becomes the route prefix
+ * (`http://10.0.0.5/v1/items/5` → `/api/items/5`; on a route's own `url`, `/api/{route}/…`). `route`:
+ * the route the answer came by (a relative reference is on its upstream). `undefined`: a URL on any
+ * configured upstream's host (any scheme, any port) that the proxy cannot reach, which is dropped rather
+ * than shown: it names an internal address. URLs on other hosts (an identity provider's login page, say)
+ * and relative references outside the base path pass unchanged.
  */
-export function toClientUrl(value: string, options: ResolvedOptions): string | undefined {
+export function toClientUrl(value: string, options: ResolvedOptions, route: ResolvedRoute = options.routes.fallback): string | undefined {
   // The WHATWG URL parser, as browsers run it, removes every tab and newline first: `ht\ttp://host`.
   const trimmed = value.replace(URL_IGNORED, '').trim();
   const absolute = SCHEME.test(trimmed) || NETWORK_PATH.test(trimmed);
   if (!absolute && !trimmed.startsWith('/') && !trimmed.startsWith('\\')) return value;
   let url: URL;
   try {
-    url = new URL(trimmed, options.upstream);
+    url = new URL(trimmed, route.upstream);
   } catch {
     return absolute ? undefined : value;
   }
-  if (absolute && url.hostname !== options.upstream.hostname) return value;
-  // On the upstream's host, whatever the scheme and port: an upstream told `X-Forwarded-Proto: https`
-  // builds `https://` URLs to itself.
-  const base = options.upstreamBasePath;
-  if (url.pathname !== base && !url.pathname.startsWith(`${base}/`)) return absolute ? undefined : value;
-  return `${options.pathPrefix}${url.pathname.slice(base.length) || '/'}${url.search}${url.hash}`;
+  if (!absolute) return mapOnto(url, mountsOf(options).find((mount) => sameMount(mount, route)) ?? route, options) ?? value;
+  // On an upstream's host, whatever the scheme and port (an upstream told `X-Forwarded-Proto: https`
+  // builds `https://` URLs to itself): the route's own upstream first, then one on the same port.
+  const onHost = mountsOf(options).filter((mount) => mount.upstream.hostname === url.hostname);
+  if (onHost.length === 0) return value;
+  const ranked = [
+    ...onHost.filter((mount) => sameMount(mount, route)),
+    ...onHost.filter((mount) => mount.upstream.host === url.host),
+    ...onHost,
+  ];
+  for (const mount of ranked) {
+    const mapped = mapOnto(url, mount, options);
+    if (mapped !== undefined) return mapped;
+  }
+  return undefined;
 }
 
 /** The elements of a Link header (RFC 8288 §3): commas inside `<…>` or quotes do not separate. */
@@ -56,12 +94,12 @@ function linkElements(value: string): string[] {
 }
 
 /** `<url>; rel=next, …`, each target placed in the app; an element that cannot be is dropped alone. */
-function toClientLinks(value: string, options: ResolvedOptions): string | undefined {
+function toClientLinks(value: string, options: ResolvedOptions, route: ResolvedRoute | undefined): string | undefined {
   const kept: string[] = [];
   for (const element of linkElements(value)) {
     let lost = false;
     const rewritten = element.replace(/<([^>]*)>/g, (_, url: string) => {
-      const mapped = toClientUrl(url, options);
+      const mapped = toClientUrl(url, options, route);
       if (mapped === undefined) lost = true;
       return `<${mapped ?? ''}>`;
     });
@@ -74,14 +112,14 @@ function toClientLinks(value: string, options: ResolvedOptions): string | undefi
  * `Refresh: 5; url=http://10.0.0.5/v1/next`, parsed as HTML does (the URL may follow `;`, `,` or white
  * space, with or without `url=`, quoted or not), its URL placed in the app or the header dropped.
  */
-function toClientRefresh(value: string, options: ResolvedOptions): string | undefined {
+function toClientRefresh(value: string, options: ResolvedOptions, route: ResolvedRoute | undefined): string | undefined {
   const match = /^(\s*\d*(?:\.[\d.]*)?)([\s;,]*(?:url\s*=\s*)?)(.*)$/is.exec(value);
   if (!match) return undefined;
   let target = (match[3] ?? '').trim();
   const quote = target[0] === '"' || target[0] === "'" ? target[0] : '';
   if (quote) target = target.slice(1, target.indexOf(quote, 1) === -1 ? undefined : target.indexOf(quote, 1));
   if (target === '') return value;
-  const mapped = toClientUrl(target, options);
+  const mapped = toClientUrl(target, options, route);
   return mapped === undefined ? undefined : `${match[1] ?? ''}; url=${mapped}`;
 }
 
@@ -96,14 +134,12 @@ const AFTER_HOST = String.raw`(?=$|[:/?#\\\s,;"'<>)\]])`;
 const hostPatterns = new WeakMap<ResolvedOptions, RegExp>();
 
 /**
- * The forms in which a header value names the upstream: as a URL's authority (`//host`, `\\host`, `/\host`,
- * `\/host`, `user@host`), as `host:port` (its port, or the scheme's default when API_URL has none), and, for
- * an IP address, the address alone (`Via: 1.1 10.0.0.5`). Each with a boundary after the host.
+ * The forms in which a header value names an upstream (API_URL, or a route's `url`): as a URL's authority
+ * (`//host`, `\\host`, `/\host`, `\/host`, `user@host`), as `host:port` (its port, or the scheme's default
+ * when the URL has none), and, for an IP address, the address alone (`Via: 1.1 10.0.0.5`). Each with a
+ * boundary after the host.
  */
-function upstreamHostPattern(options: ResolvedOptions): RegExp {
-  let pattern = hostPatterns.get(options);
-  if (pattern) return pattern;
-  const { hostname, protocol, port } = options.upstream;
+function hostAlternatives({ hostname, protocol, port }: URL): string[] {
   const bare = hostname.toLowerCase().replace(/^\[(.*)\]$/, '$1');
   const isIpv6 = bare.includes(':');
   const forms = isIpv6 ? [`\\[${escapeRegExp(bare)}\\]`, escapeRegExp(bare)] : [escapeRegExp(bare)];
@@ -114,7 +150,16 @@ function upstreamHostPattern(options: ResolvedOptions): RegExp {
     String.raw`(?:^|[^a-z0-9._-])${hostForms}:(?:${escapeRegExp(port || defaultPort)})(?![0-9])`,
   ];
   if (isIpv6 || IPV4.test(bare)) alternatives.push(String.raw`(?:^|[^a-z0-9._:-])${hostForms}(?![a-z0-9._-])`);
-  pattern = new RegExp(alternatives.join('|'), 'i');
+  return alternatives;
+}
+
+/** One pattern for every upstream the options name (see hostAlternatives), compiled once. */
+function upstreamHostPattern(options: ResolvedOptions): RegExp {
+  let pattern = hostPatterns.get(options);
+  if (pattern) return pattern;
+  const upstreams = new Map<string, URL>();
+  for (const url of [options.upstream, ...options.routes.table.map((route) => route.upstream)]) upstreams.set(url.host, url);
+  pattern = new RegExp([...upstreams.values()].flatMap(hostAlternatives).join('|'), 'i');
   hostPatterns.set(options, pattern);
   return pattern;
 }
@@ -131,13 +176,17 @@ const URL_HEADERS = ['location', 'content-location', 'refresh', 'link'] as const
  * the upstream's address never reaches a client. Whatever a header still says of the upstream's host
  * after the rewrite (an `anchor=` parameter, two headers Node joined into one) drops it.
  */
-export function rewriteUpstreamUrls(headers: OutgoingHttpHeaders, options: ResolvedOptions): void {
+export function rewriteUpstreamUrls(headers: OutgoingHttpHeaders, options: ResolvedOptions, route?: ResolvedRoute): void {
   for (const name of URL_HEADERS) {
     const value = headers[name];
     if (value === undefined) continue;
     const text = Array.isArray(value) ? value.join(', ') : String(value);
     const mapped =
-      name === 'link' ? toClientLinks(text, options) : name === 'refresh' ? toClientRefresh(text, options) : toClientUrl(text, options);
+      name === 'link'
+        ? toClientLinks(text, options, route)
+        : name === 'refresh'
+          ? toClientRefresh(text, options, route)
+          : toClientUrl(text, options, route);
     if (mapped === undefined || namesUpstreamHost(mapped, options)) delete headers[name];
     else headers[name] = mapped;
   }

@@ -71,12 +71,16 @@ type WebPass = (
 ) => void;
 
 /**
- * The upstream of one proxy. `viaHttpProxy`: the Pages route sends through http-proxy (with the one web
- * pass below); the route handlers' transport calls that pass itself, as http-proxy adds nothing to it.
+ * One upstream origin of a proxy (`target`: API_URL unless a route names another). `viaHttpProxy`: the
+ * Pages route sends through http-proxy (with the one web pass below); the route handlers' transport
+ * calls that pass itself, as http-proxy adds nothing to it.
  */
-export function createUpstream(options: ResolvedOptions, { viaHttpProxy }: { viaHttpProxy: boolean } = { viaHttpProxy: true }): Upstream {
-  const agent = sharedAgent(options.upstream);
-  const { protocol, hostname, port } = options.upstream;
+export function createUpstream(
+  options: ResolvedOptions,
+  { viaHttpProxy, target = options.upstream }: { viaHttpProxy: boolean; target?: URL } = { viaHttpProxy: true },
+): Upstream {
+  const agent = sharedAgent(target);
+  const { protocol, hostname, port } = target;
   const bareHostname = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
   const transport = protocol === 'https:' ? https : http;
 

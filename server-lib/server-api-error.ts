@@ -7,7 +7,8 @@ export type ServerApiErrorCode =
   | 'refresh_unavailable'
   | 'bad_path'
   | 'csrf'
-  | 'config_error';
+  | 'config_error'
+  | 'internal_error';
 
 const MESSAGE: Record<ServerApiErrorCode, string> = {
   unauthorized: 'The API did not accept the session.',
@@ -19,6 +20,7 @@ const MESSAGE: Record<ServerApiErrorCode, string> = {
   bad_path: 'The API path cannot be built from this input.',
   csrf: 'The request was refused as a possible cross-site request forgery.',
   config_error: 'The API client is not configured.',
+  internal_error: 'Internal error.',
 };
 
 /**

@@ -1,9 +1,13 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { ApiProxyOptions } from '../proxy/options';
 import { callUpstream, UpstreamCallError } from '../proxy/upstream-call';
 import { parseProxiedTarget } from '../proxy/upstream-path';
 import { readSessionCookies } from '../proxy/session-cookie';
 import { upstreamAuthHeader } from '../proxy/headers';
+import { runProxyReqHook } from '../proxy/request-hook';
+import type { HookRequest } from '../proxy/hooks';
+import { matchRoute, targetOnRoute, type ResolvedRoute } from '../proxy/routes';
+import { hasExpired } from '../proxy/token-expiry';
 import { ServerApiError } from './server-api-error';
 import { getUpstreamContext } from './upstream-context';
 import { pageCarrier, refreshRenderSession, resolveRenderSession, type SessionCarrier } from './render-session';
@@ -93,16 +97,31 @@ export function createServerApiFor(carrier: SessionCarrier, options?: ApiProxyOp
     return sessionToken();
   }
 
-  async function send(method: string, path: string, payload: string | undefined, token: string | undefined) {
+  /**
+   * One call. `request`: what the hooks are told (the path as the browser would send it after /api);
+   * `path`: what goes to `route`'s upstream, after its base path.
+   */
+  async function send(request: HookRequest, route: ResolvedRoute, path: string, payload: string | undefined, token: string | undefined) {
+    const { method } = request;
+    let headers: OutgoingHttpHeaders = {
+      accept: 'application/json',
+      ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
+    };
+    const hook = resolved.on.proxyReq;
+    if (hook) {
+      // The same hook, and the same rules, as a request through the proxy route: a request id set there
+      // reaches the API from server rendering too; the token is added after it.
+      const hooked = await runProxyReqHook(hook, request, headers as IncomingHttpHeaders, resolved.logger);
+      if (hooked === undefined) throw new ServerApiError('internal_error', 500);
+      headers = hooked;
+    }
     try {
       return await callUpstream(resolved, agent, {
         method,
         path,
-        headers: {
-          accept: 'application/json',
-          ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
-          ...(token === undefined ? {} : upstreamAuthHeader(resolved, token)),
-        },
+        // A route with its own `url`: that upstream, on its origin's shared agent.
+        target: route.upstream === resolved.upstream ? undefined : route.upstream,
+        headers: { ...headers, ...(token === undefined ? {} : upstreamAuthHeader(resolved, token)) },
         body: payload,
         maxResponseBytes: MAX_RESPONSE_BYTES,
       });
@@ -120,11 +139,24 @@ export function createServerApiFor(carrier: SessionCarrier, options?: ApiProxyOp
     const target = parseProxiedTarget(path, '');
     if (typeof target === 'string' || target.path === '') throw new ServerApiError('bad_path', 400);
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    const { token, renewable } = await current();
-    let reply = await send(method, target.path + target.query, payload, token);
-    if (reply.status === 401 && renewable) reply = await send(method, target.path + target.query, payload, await renewAfter401());
-    // With a refresh token still good, the session is not over: the cookies stay.
-    if (reply.status === 401) throw new ServerApiError('unauthorized', 401, { sessionEnded: cookies.refresh === undefined });
+    // Routed as the browser's `/api{path}` is: the same upstream, path and token policy.
+    const route = matchRoute(resolved.routes, target.path);
+    const onRoute = targetOnRoute(route, target);
+    const upstreamPath = (onRoute.path === '' && route.basePath === '' ? '/' : onRoute.path) + onRoute.query;
+    const request = { method, path: target.path + target.query, route: route.pathPrefix };
+    // 'none': the session is not even looked at (no refresh, no retry).
+    const { token, renewable } = route.token === 'none' ? { token: undefined, renewable: false } : await current();
+    // A token of unknown or opaque expiry was already judged by the render's session (refreshed when due).
+    if (route.token === 'required' && (token === undefined || hasExpired(token, undefined))) {
+      throw new ServerApiError('unauthorized', 401, { sessionEnded: false });
+    }
+    let reply = await send(request, route, upstreamPath, payload, token);
+    if (reply.status === 401 && renewable) reply = await send(request, route, upstreamPath, payload, await renewAfter401());
+    // With a refresh token still good, the session is not over: the cookies stay. A route without the
+    // token says nothing about the session.
+    if (reply.status === 401) {
+      throw new ServerApiError('unauthorized', 401, { sessionEnded: route.token !== 'none' && cookies.refresh === undefined });
+    }
     if (reply.status < 200 || reply.status > 299) throw new ServerApiError('upstream_error', reply.status);
     return { status: reply.status, data: parseJson(reply.body) as T };
   }

@@ -1,5 +1,5 @@
 import type { ApiProxyOptions } from '../../proxy/index';
-import { startProxy, type RunningServer, type recordingLogger } from '../helpers/servers';
+import { listen, startProxy, type RunningServer, type recordingLogger } from '../helpers/servers';
 import { BrowserSession } from '../helpers/browser-session';
 import { startCookieRefreshApi, type RunningCookieRefreshApi } from '../helpers/upstreams/cookie-refresh-api';
 import { startBearerRefreshApi, type RunningBearerRefreshApi } from '../helpers/upstreams/bearer-refresh-api';
@@ -121,5 +121,55 @@ describe('recipe: refresh token presented as a Bearer token', () => {
     expect(bearerApi.stats.logoutCalls).toEqual([{ accessToken: access, status: 204 }]);
     expect(bearerApi.isRefreshTokenValid(refresh)).toBe(false);
     expect(browser.cookies.size).toBe(0);
+  });
+});
+
+describe('recipe: two APIs behind one app', () => {
+  /** README, Recipes: a second service under /api/billing, and public paths that never carry the token. */
+  const twoApisRecipe = (billingUrl: string) =>
+    ({
+      authHeader: 'bearer',
+      routes: [
+        { pathPrefix: '/billing', url: billingUrl }, // in the README: process.env.BILLING_API_URL
+        { pathPrefix: '/public', token: 'none' },
+      ],
+    }) satisfies ApiProxyOptions;
+
+  /** An API that names itself and echoes what it got; `/login` answers a session. */
+  function echoApi(name: string) {
+    return listen((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const body =
+        req.url === '/login'
+          ? { authToken: 'two-apis-access-token' }
+          : { api: name, url: req.url, authorization: req.headers.authorization ?? null };
+      res.end(JSON.stringify(body));
+    });
+  }
+
+  it('sends /api/billing/… to the billing API with the token, /api/public/… to API_URL without it', async () => {
+    const main = await echoApi('main');
+    const billing = await echoApi('billing');
+    try {
+      proxy = await startProxy({ apiUrl: main.url, ...twoApisRecipe(`${billing.url}/v2`) });
+      const browser = new BrowserSession(proxy.url);
+      expect((await browser.request('POST', '/api/login', { json: {} })).status).toBe(200);
+      const bearer = 'Bearer two-apis-access-token';
+      expect(JSON.parse((await browser.request('GET', '/api/billing/invoices?page=2')).body)).toEqual({
+        api: 'billing',
+        url: '/v2/invoices?page=2',
+        authorization: bearer,
+      });
+      expect(JSON.parse((await browser.request('GET', '/api/public/news')).body)).toEqual({
+        api: 'main',
+        url: '/public/news',
+        authorization: null,
+      });
+      expect(JSON.parse((await browser.request('GET', '/api/me')).body)).toEqual({ api: 'main', url: '/me', authorization: bearer });
+    } finally {
+      await main.close();
+      await billing.close();
+    }
   });
 });
