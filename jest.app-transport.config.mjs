@@ -14,6 +14,7 @@ const SUITES = [
   'dialects/recipes',
   'dialects/escape-hatches',
   'dialects/opaque-tokens',
+  'dialects/hostile-upstreams',
   'proxy/concurrency',
   'proxy/forwarding',
   'proxy/hooks',

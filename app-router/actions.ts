@@ -4,6 +4,7 @@ import { captureLogin } from '../proxy/login';
 import { LoginResponseError } from '../proxy/login-response';
 import { endSession } from '../proxy/logout';
 import { callUpstream, UpstreamCallError, type UpstreamReply } from '../proxy/upstream-call';
+import { clientSecrets } from '../proxy/oauth2';
 import { describeGrantRefusal, readPasswordCredentials, requestPasswordGrant } from '../proxy/password-login';
 import { getUpstreamContext } from '../server-lib/upstream-context';
 import { ServerApiError } from '../server-lib/server-api-error';
@@ -78,13 +79,14 @@ export async function login(credentials: unknown, options?: ApiProxyOptions): Pr
     const failed = ServerApiError.forFailedCall(code);
     return failure(code, failed.message, failed.status);
   }
-  if (oauth2 && (reply.status < 200 || reply.status > 299)) {
-    const refusal = describeGrantRefusal(resolved, reply);
+  if (oauth2 && grant && (reply.status < 200 || reply.status > 299)) {
+    const refusal = describeGrantRefusal(resolved, oauth2, reply, grant);
     return refusal ? { ok: false, status: refusal.status, data: refusal.body } : failure('bad_login_response', BAD_LOGIN, 502);
   }
   if (reply.status < 200 || reply.status > 299) return { ok: false, status: reply.status, data: parseJson(reply.body) };
   try {
-    const captured = captureLogin(carrier.req, resolved, reply.body, reply.headers['set-cookie'], [held.access, held.refresh]);
+    const secrets = [held.access, held.refresh, ...(oauth2 && grant ? [grant.password, ...clientSecrets(oauth2)] : [])];
+    const captured = captureLogin(carrier.req, resolved, reply.body, reply.headers['set-cookie'], secrets);
     if (!carrier.setCookies(captured.cookies))
       return failure('internal_error', 'Login must run in a server action or a route handler.', 500);
     return { ok: true, data: JSON.parse(captured.body) as unknown };

@@ -87,11 +87,14 @@ function presentForLogout(
 function upstreamLogout(options: ResolvedOptions, agent: http.Agent, endpoint: UpstreamEndpoint, tokens: Tokens): Promise<void> {
   const hasBody = options.logout.method !== 'GET';
   const presented = presentForLogout(options, tokens.refresh, hasBody);
+  // An OAuth 2.0 / OpenID Connect logout endpoint authenticates the client (its Authorization is the
+  // client's Basic credentials), not the user's access token.
+  const withAccess = tokens.access !== undefined && options.refresh?.dialect !== 'oauth2';
   return tell(options, agent, 'upstream logout', {
     method: options.logout.method,
     path: endpoint.path,
     target: endpoint.target,
-    headers: { ...presented.headers, ...(tokens.access === undefined ? {} : upstreamAuthHeader(options, tokens.access)) },
+    headers: { ...(withAccess && tokens.access !== undefined ? upstreamAuthHeader(options, tokens.access) : {}), ...presented.headers },
     body: presented.body,
   });
 }
@@ -111,8 +114,11 @@ async function revokeTokens(
       target: endpoint.target,
       ...oauth2Request(oauth2, { token, token_type_hint: hint }),
     });
-  if (tokens.refresh !== undefined) await revoke(tokens.refresh, 'refresh_token');
-  if (oauth2.revokeAccessToken && tokens.access !== undefined) await revoke(tokens.access, 'access_token');
+  // Side by side: a slow server costs one timeout, not two.
+  await Promise.all([
+    tokens.refresh !== undefined && revoke(tokens.refresh, 'refresh_token'),
+    oauth2.revokeAccessToken && tokens.access !== undefined && revoke(tokens.access, 'access_token'),
+  ]);
 }
 
 /** The escape hatch: the user's own logout, bounded by `timeoutMs`; what it throws is logged by name only. */
@@ -149,13 +155,24 @@ export async function endSession(req: IncomingMessage, options: ResolvedOptions,
   // Started (or joined) before the session is ended, so its result is kept for the revocation below.
   const refresh = tellsUpstream ? refreshToWaitFor(cookies, options, agent) : undefined;
   const newest = endSessions(options, [cookies.refresh], [cookies.access]);
-  const tokens = tellsUpstream ? await tokensToRevoke(cookies, options, refresh, newest) : undefined;
-  if (!tokens || (tokens.access === undefined && tokens.refresh === undefined)) return;
-  if (perform) return performLogout(options, perform, tokens);
-  await Promise.all([
-    upstream && upstreamLogout(options, agent, upstream, tokens),
-    revocation && options.oauth2 && revokeTokens(options, agent, options.oauth2, revocation, tokens),
-  ]);
+  if (!tellsUpstream) return;
+  const told = (async () => {
+    const tokens = await tokensToRevoke(cookies, options, refresh, newest);
+    if (!tokens || (tokens.access === undefined && tokens.refresh === undefined)) return;
+    if (perform) return performLogout(options, perform, tokens);
+    await Promise.all([
+      upstream && upstreamLogout(options, agent, upstream, tokens),
+      revocation && options.oauth2 && revokeTokens(options, agent, options.oauth2, revocation, tokens),
+    ]);
+  })();
+  // The browser's logout waits at most `timeoutMs` in all (a refresh first, then the calls): past it the
+  // cookies are cleared and the calls finish (and log) on their own.
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, options.timeoutMs);
+  });
+  await Promise.race([told, deadline]);
+  clearTimeout(timer);
 }
 
 /** Answers `POST /api/logout` itself: the session ends (see endSession) and its cookies are cleared whatever happens upstream. */

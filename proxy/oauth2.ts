@@ -38,18 +38,40 @@ export function oauth2Request(
   return { headers, body: formBody(form) };
 }
 
+/** RFC 6749 §5.2's error codes (and RFC 7009 §2.2.1's): anything else an upstream says is not repeated. */
+const REGISTERED_ERRORS = new Set([
+  'invalid_request',
+  'invalid_client',
+  'invalid_grant',
+  'unauthorized_client',
+  'unsupported_grant_type',
+  'invalid_scope',
+  'unsupported_token_type',
+]);
+
 /** RFC 6749 §5.2 error codes that say the client (our configuration) is wrong, not the user's grant. */
 const CLIENT_ERRORS = new Set(['invalid_client', 'unauthorized_client', 'unsupported_grant_type']);
 
-/** The `error` of an RFC 6749 §5.2 error answer, if the body is one. */
+/**
+ * The `error` of an RFC 6749 §5.2 error answer, if the body is one and the code is a registered one:
+ * an upstream's own words (which may echo what it was sent: a password, the client's credentials) are
+ * never passed on or logged.
+ */
 export function readOAuthError(body: Buffer): string | undefined {
   try {
     const parsed: unknown = JSON.parse(body.toString('utf8'));
     const error = typeof parsed === 'object' && parsed !== null ? (parsed as { error?: unknown }).error : undefined;
-    return typeof error === 'string' ? error : undefined;
+    return typeof error === 'string' && REGISTERED_ERRORS.has(error) ? error : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** What the client's own authentication puts on the wire (its secret, its Basic credentials): never to be echoed anywhere. */
+export function clientSecrets(oauth2: ResolvedOAuth2): string[] {
+  if (oauth2.clientSecret === undefined) return [];
+  const basic = oauth2Request(oauth2, {}).headers.authorization;
+  return [oauth2.clientSecret, ...(typeof basic === 'string' ? [basic.slice('Basic '.length)] : [])];
 }
 
 /** True when a token endpoint's refusal is about the client's credentials or grants: the proxy is misconfigured. */

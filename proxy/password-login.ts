@@ -5,12 +5,28 @@ import { sendError, sendJson } from './errors';
 import { BodyReadError, readBoundedBody } from './bounded-body';
 import { captureLogin } from './login';
 import { LoginResponseError } from './login-response';
-import { isClientError, oauth2Request, readOAuthError } from './oauth2';
+import { clientSecrets, isClientError, oauth2Request, readOAuthError } from './oauth2';
 import { appendSetCookie, UnstorableTokenError } from './session-cookie';
 import { callUpstream, UpstreamCallError, type UpstreamReply } from './upstream-call';
 
 // Credentials are a few hundred bytes; this is room for long passphrases, not for a body to stream.
 const MAX_CREDENTIALS_BYTES = 16 * 1024;
+
+const SILENT_BODY = Symbol('silent body');
+
+/** The credentials' body, bounded in size and in silence: a body trickled (or stopped) holds no socket past `timeoutMs` between bytes. */
+function readBodyInTime(req: IncomingMessage, timeoutMs: number): Promise<Buffer> {
+  let timer: NodeJS.Timeout | undefined;
+  const restart = () => timer?.refresh();
+  const silence = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(SILENT_BODY), timeoutMs);
+  });
+  req.on('data', restart);
+  return Promise.race([readBoundedBody(req, MAX_CREDENTIALS_BYTES), silence]).finally(() => {
+    clearTimeout(timer);
+    req.off('data', restart);
+  });
+}
 
 export interface PasswordCredentials {
   username: string;
@@ -59,19 +75,21 @@ export function requestPasswordGrant(
 }
 
 /**
- * What a refused password grant tells the browser: the RFC 6749 §5.2 `error` and `error_description`
- * (both the server's words for the user's mistake), nothing else of the answer. A refusal of the client
- * itself is the proxy's misconfiguration: logged, and a 502 for the browser.
+ * What a refused password grant tells the browser: the RFC 6749 §5.2 `error` (a registered code) and
+ * `error_description` (printable ASCII, and only when it repeats none of the credentials: the user's
+ * password, the client's secret), nothing else of the answer. A refusal of the client itself is the
+ * proxy's misconfiguration: logged, and a 502 for the browser. Nothing the server wrote is logged.
  */
 export function describeGrantRefusal(
   options: ResolvedOptions,
+  oauth2: ResolvedOAuth2,
   reply: UpstreamReply,
+  credentials: PasswordCredentials,
 ): { status: number; body: { error: string; error_description?: string } } | undefined {
   const error = readOAuthError(reply.body);
   if (isClientError(error) || reply.status >= 500 || reply.status < 400 || error === undefined) {
-    options.logger.error(
-      `[next-bff-proxy] bad_login_response: the token endpoint answered ${reply.status}${error ? ` ${error}` : ''}${isClientError(error) ? ': check oauth2.clientId, clientSecret and clientAuth' : ''}`,
-    );
+    const hint = isClientError(error) ? `${error ?? ''}: check oauth2.clientId, clientSecret and clientAuth` : 'no usable OAuth 2.0 error';
+    options.logger.error(`[next-bff-proxy] bad_login_response: the token endpoint answered ${reply.status} (${hint})`);
     return undefined;
   }
   let description: unknown;
@@ -80,8 +98,14 @@ export function describeGrantRefusal(
   } catch {
     description = undefined;
   }
+  const secrets = [credentials.password, ...clientSecrets(oauth2)];
   // RFC 6749 §5.2: error_description is printable ASCII without '"' or '\'.
-  const safe = typeof description === 'string' && /^[\x20\x21\x23-\x5b\x5d-\x7e]{1,200}$/.test(description) ? description : undefined;
+  const safe =
+    typeof description === 'string' &&
+    /^[\x20\x21\x23-\x5b\x5d-\x7e]{1,200}$/.test(description) &&
+    !secrets.some((secret) => secret !== '' && description.includes(secret))
+      ? description
+      : undefined;
   return { status: reply.status === 401 ? 401 : 400, body: { error, ...(safe ? { error_description: safe } : {}) } };
 }
 
@@ -100,8 +124,14 @@ export async function answerPasswordLogin(
 ): Promise<void> {
   let credentials: PasswordCredentials | undefined;
   try {
-    credentials = parseCredentials(await readBoundedBody(req, MAX_CREDENTIALS_BYTES), req.headers['content-type']);
+    credentials = parseCredentials(await readBodyInTime(req, options.timeoutMs), req.headers['content-type']);
   } catch (err) {
+    if (err === SILENT_BODY) {
+      // As for any proxied body: silent for `timeoutMs` gives 408, and the connection is not reused.
+      sendError(res, 'request_timeout', { connection: 'close' });
+      res.once('finish', () => req.destroy());
+      return;
+    }
     if (err instanceof BodyReadError && err.reason === 'too_large') return sendError(res, 'payload_too_large', { connection: 'close' });
     return sendError(res, 'bad_request', { connection: 'close' });
   }
@@ -116,11 +146,16 @@ export async function answerPasswordLogin(
   }
   if (res.headersSent || res.destroyed) return;
   if (reply.status < 200 || reply.status > 299) {
-    const refusal = describeGrantRefusal(options, reply);
+    const refusal = describeGrantRefusal(options, oauth2, reply, credentials);
     return refusal ? sendJson(res, refusal.status, JSON.stringify(refusal.body)) : sendError(res, 'bad_login_response');
   }
   try {
-    const captured = captureLogin(req, options, reply.body, reply.headers['set-cookie'], requestSecrets);
+    // The password and the client's secret are scrubbed from the answer like the tokens, should the server echo them.
+    const captured = captureLogin(req, options, reply.body, reply.headers['set-cookie'], [
+      ...requestSecrets,
+      credentials.password,
+      ...clientSecrets(oauth2),
+    ]);
     appendSetCookie(res, ...captured.cookies);
     sendJson(res, 200, captured.body);
   } catch (err) {

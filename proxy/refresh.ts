@@ -20,7 +20,14 @@ import { isClientError, readOAuthError } from './oauth2';
 import { takeTokensFromBody, LoginResponseError } from './login-response';
 import { readSetCookieValue } from './upstream-cookies';
 import { callUpstream, UpstreamCallError } from './upstream-call';
-import { appendSetCookie, clearedSessionCookies, readSessionCookies, sessionCookies, UnstorableTokenError } from './session-cookie';
+import {
+  appendSetCookie,
+  clearedSessionCookies,
+  isCookieSafeToken,
+  readSessionCookies,
+  sessionCookies,
+  UnstorableTokenError,
+} from './session-cookie';
 
 export type { RefreshedTokens, RefreshFailure, RefreshOutcome } from './refresh-memory';
 export { rememberIssuedRefreshToken } from './refresh-memory';
@@ -40,6 +47,19 @@ export function needsRefresh(accessToken: string | undefined, options: ResolvedO
 }
 
 type RefreshOptions = NonNullable<ResolvedOptions['refresh']>;
+
+/**
+ * New tokens as a refresh outcome, once they pass the check every stored token passes: tokens a cookie
+ * or a header could not carry as they are never enter the reuse memory, where a later logout would
+ * present them upstream (a refresh token `x; admin=1` in the 'cookie' dialect's Cookie header).
+ */
+function refreshedWith(options: ResolvedOptions, access: string, refresh: string | undefined, expiresIn: unknown): RefreshOutcome {
+  if (!isCookieSafeToken(access) || (refresh !== undefined && !isCookieSafeToken(refresh))) {
+    options.logger.error('[next-bff-proxy] refresh answer unusable: unsafe_token');
+    return { kind: 'failed', code: 'bad_upstream_response' };
+  }
+  return { kind: 'refreshed', tokens: { access, refresh, accessExpiresAt: expiresAtFrom(expiresIn) } };
+}
 
 /** The escape hatch: the user's own refresh, bounded by `timeoutMs`, its answer checked like an upstream's. */
 async function performRefresh(
@@ -68,7 +88,7 @@ async function performRefresh(
       options.logger.error('[next-bff-proxy] refresh answer unusable: refresh.perform resolved without an accessToken string');
       return { kind: 'failed', code: 'bad_upstream_response' };
     }
-    return { kind: 'refreshed', tokens: { access, refresh: rotated, accessExpiresAt: expiresAtFrom(result.expiresIn) } };
+    return refreshedWith(options, access, rotated, result.expiresIn);
   } catch (err) {
     // The message is the user's code's and may hold anything: only the error's name is logged.
     options.logger.error(`[next-bff-proxy] refresh failed: refresh.perform threw ${err instanceof Error ? err.name : 'a value'}`);
@@ -126,10 +146,7 @@ async function callRefresh(options: ResolvedOptions, agent: http.Agent, refreshT
   try {
     const taken = takeTokensFromBody(reply.body, options.login.tokenField, refresh.tokenField, [], options.login.expiresInField);
     const refreshFromCookie = readSetCookieValue(reply.headers['set-cookie'], refresh.upstreamCookieName);
-    return {
-      kind: 'refreshed',
-      tokens: { access: taken.token, refresh: taken.refreshToken ?? refreshFromCookie, accessExpiresAt: expiresAtFrom(taken.expiresIn) },
-    };
+    return refreshedWith(options, taken.token, taken.refreshToken ?? refreshFromCookie, taken.expiresIn);
   } catch (err) {
     const reason = err instanceof LoginResponseError ? err.reason : 'unreadable';
     options.logger.error(`[next-bff-proxy] refresh answer unusable: ${reason}`);

@@ -58,13 +58,40 @@ function checkFunction<F>(name: string, value: F | undefined): F | undefined {
   return value;
 }
 
+const VSCHARS = /^[\x20-\x7e]+$/;
+// RFC 6749 §3.3: scope-token *( SP scope-token ), scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
+const SCOPE = /^[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*$/;
+
+/**
+ * The client's credentials go only to the authorization server: its token endpoint's origin. A
+ * revocation or logout endpoint elsewhere (say, a path on API_URL) would hand the secret to the API.
+ */
+function checkCredentialsStayHome(oauth2: ResolvedOAuth2, upstream: URL, name: string, endpoint: UpstreamEndpoint | undefined): void {
+  if (endpoint === undefined || oauth2.clientAuth === 'none') return;
+  const home = (oauth2.token.target ?? upstream).origin;
+  if ((endpoint.target ?? upstream).origin !== home) {
+    throw new ProxyConfigError(`${name} must be on the same origin as oauth2.tokenUrl: the client's credentials are sent there`);
+  }
+}
+
 function resolveOAuth2(oauth2: ApiProxyOptions['oauth2']): ResolvedOAuth2 | undefined {
   if (oauth2 === undefined) return undefined;
   if (typeof oauth2 !== 'object' || oauth2 === null) throw new ProxyConfigError('oauth2 must be an object with tokenUrl and clientId');
   if (typeof oauth2.tokenUrl !== 'string' || oauth2.tokenUrl === '') throw new ProxyConfigError('oauth2.tokenUrl is required');
   if (typeof oauth2.clientId !== 'string' || oauth2.clientId === '') throw new ProxyConfigError('oauth2.clientId is required');
-  const secret = oauth2.clientSecret === '' ? undefined : oauth2.clientSecret;
-  if (secret !== undefined && typeof secret !== 'string') throw new ProxyConfigError('oauth2.clientSecret must be a string');
+  // RFC 6749 Appendix A: client_id and client_secret are VSCHARs (printable ASCII).
+  if (!VSCHARS.test(oauth2.clientId)) throw new ProxyConfigError('oauth2.clientId must be printable ASCII');
+  if ('clientSecret' in oauth2 && (typeof oauth2.clientSecret !== 'string' || oauth2.clientSecret.trim() === '')) {
+    // `clientSecret: process.env.X` with X unset must not quietly turn a confidential client into a public one.
+    throw new ProxyConfigError(
+      "oauth2.clientSecret is empty (is its environment variable set?); a public client leaves it out and sets clientAuth: 'none'",
+    );
+  }
+  const secret = oauth2.clientSecret;
+  if (secret !== undefined && !VSCHARS.test(secret)) throw new ProxyConfigError('oauth2.clientSecret must be printable ASCII');
+  if (oauth2.revokeAccessToken !== undefined && typeof oauth2.revokeAccessToken !== 'boolean') {
+    throw new ProxyConfigError('oauth2.revokeAccessToken must be true or false');
+  }
   const clientAuth = checkOneOf('oauth2.clientAuth', oauth2.clientAuth ?? (secret ? 'client_secret_basic' : 'none'), [
     'client_secret_basic',
     'client_secret_post',
@@ -73,7 +100,7 @@ function resolveOAuth2(oauth2: ApiProxyOptions['oauth2']): ResolvedOAuth2 | unde
   if (clientAuth !== 'none' && secret === undefined) {
     throw new ProxyConfigError(`oauth2.clientSecret is required for oauth2.clientAuth '${clientAuth}' (is its environment variable set?)`);
   }
-  if (oauth2.scope !== undefined && (typeof oauth2.scope !== 'string' || /[\x00-\x1f"\\]/.test(oauth2.scope))) {
+  if (oauth2.scope !== undefined && (typeof oauth2.scope !== 'string' || !SCOPE.test(oauth2.scope))) {
     throw new ProxyConfigError('oauth2.scope must be a space-separated list of scopes');
   }
   return {
@@ -198,6 +225,11 @@ export function resolveOptions(options: ApiProxyOptions = {}): ResolvedOptions {
     }
   }
   checkFunction('logout.perform', logout.perform);
+  const logoutEndpoint = logout.upstreamPath === undefined ? undefined : parseEndpoint('logout.upstreamPath', logout.upstreamPath);
+  if (oauth2) {
+    checkCredentialsStayHome(oauth2, upstream, 'oauth2.revocationUrl', oauth2.revocation);
+    if (refresh?.dialect === 'oauth2') checkCredentialsStayHome(oauth2, upstream, 'logout.upstreamPath', logoutEndpoint);
+  }
   const passwordGrant = oauth2 !== undefined && (options.oauth2?.login ?? dialect?.login) === 'password';
   if (options.oauth2?.login !== undefined && options.oauth2.login !== 'password' && options.oauth2.login !== false) {
     throw new ProxyConfigError(`oauth2.login must be 'password' or false`);
@@ -245,7 +277,7 @@ export function resolveOptions(options: ApiProxyOptions = {}): ResolvedOptions {
     },
     logout: {
       path: checkPath('logout.path', logout.path).toLowerCase(),
-      upstream: logout.upstreamPath === undefined ? undefined : parseEndpoint('logout.upstreamPath', logout.upstreamPath),
+      upstream: logoutEndpoint,
       method: checkMethod('logout.upstreamMethod', logout.upstreamMethod, ['POST', 'DELETE', 'PUT', 'PATCH', 'GET']),
       perform: logout.perform,
     },

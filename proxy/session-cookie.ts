@@ -139,8 +139,10 @@ function tokenMaxAge(token: string, fallback: number | undefined, expiresAt?: nu
   const exp = tokenExpiry(token, expiresAt);
   if (exp === undefined) return fallback;
   const remaining = Math.floor(exp - Date.now() / 1000);
-  if (remaining <= 0) throw new UnstorableTokenError('expired_token');
-  return remaining;
+  // An `expires_in` of 1 s, rounded down to the second, can leave 0: still a live token (a JWT's own
+  // `exp` that has passed is not).
+  if (remaining <= 0 && !(exp === expiresAt && remaining === 0)) throw new UnstorableTokenError('expired_token');
+  return Math.max(1, remaining);
 }
 
 // Configurations already warned about: the warning is said once, not once per login.

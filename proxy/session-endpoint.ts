@@ -14,7 +14,9 @@ export interface SessionInfo {
 /** What a session state says to a page or a browser: never the token. */
 export function describeSession(session: SessionState): SessionInfo {
   const exp = session.kind === 'active' ? tokenExpiry(session.accessToken, session.expiresAt) : undefined;
-  return { authenticated: session.kind === 'active', expiresAt: exp === undefined ? null : new Date(exp * 1000).toISOString() };
+  // A token known to have expired (and no refresh to renew it) is no session, whatever cookie still holds it.
+  const authenticated = session.kind === 'active' && (exp === undefined || exp > Date.now() / 1000);
+  return { authenticated, expiresAt: authenticated && exp !== undefined ? new Date(exp * 1000).toISOString() : null };
 }
 
 /**

@@ -33,7 +33,9 @@ export function tokenExpiry(token: string, expiresAt: number | undefined): numbe
  */
 export function expiresAtFrom(expiresIn: unknown, now = Date.now() / 1000): number | undefined {
   const seconds = typeof expiresIn === 'string' && /^\d{1,10}$/.test(expiresIn) ? Number(expiresIn) : expiresIn;
-  if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0 || seconds > MAX_EXPIRES_IN_SECONDS) return undefined;
+  // Under a second says nothing usable (a token "already expired" at issue): read as unknown, not as a
+  // reason to refuse the login.
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 1 || seconds > MAX_EXPIRES_IN_SECONDS) return undefined;
   return Math.floor(now + seconds);
 }
 

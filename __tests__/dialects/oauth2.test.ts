@@ -186,13 +186,13 @@ describe('logout with RFC 7009 revocation', () => {
     expect(oauth.isAccessTokenValid(access)).toBe(false);
   });
 
-  it('clears the cookies even when the revocation endpoint is down', async () => {
-    await start({}, (s) => ({ ...oauthOptions(s), oauth2: { ...oauthOptions(s).oauth2!, revocationUrl: 'http://127.0.0.1:9/revoke' } }));
+  it('clears the cookies even when the revocation endpoint fails', async () => {
+    await start({}, (s) => oauthOptions(s, { revocationUrl: '/oauth/no-such-endpoint' }));
     const browser = new BrowserSession(proxy.url);
     await signIn(browser);
     const res = await browser.request('POST', '/api/logout');
     expect(res.status).toBe(200);
     expect(browser.cookies.size).toBe(0);
-    expect(proxy.logger.lines.join('\n')).toMatch(/token revocation \(refresh_token\) failed \(upstream_unavailable\)/);
+    expect(proxy.logger.lines.join('\n')).toMatch(/token revocation \(refresh_token\) answered 404/);
   });
 });

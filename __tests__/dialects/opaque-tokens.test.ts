@@ -32,8 +32,11 @@ describe('the expiry kept in the access cookie', () => {
 
   it.each([
     [120, 1_000_120],
+    [59.5, 1_000_059],
     ['3599', 1_003_599],
-    [0, 1_000_000],
+    [0, undefined],
+    [1, 1_000_001],
+    [0.4, undefined],
     [-1, undefined],
     ['12.5', undefined],
     [Number.NaN, undefined],

@@ -113,6 +113,34 @@ describe('resolveOptions', () => {
     [{ apiUrl: 'http://a.test', logout: { upstreamPath: '//evil.test/x' } }, /logout\.upstreamPath/],
     [{ apiUrl: 'http://a.test', logout: { perform: {} as unknown as undefined } }, /logout\.perform must be a function/],
     [{ apiUrl: 'http://a.test', login: { expiresInField: '' } }, /login\.expiresInField/],
+    [
+      { apiUrl: 'http://a.test', oauth2: { tokenUrl: '/t', clientId: 'c', clientSecret: undefined } },
+      /oauth2\.clientSecret is empty \(is its environment variable set\?\)/,
+    ],
+    [{ apiUrl: 'http://a.test', oauth2: { tokenUrl: '/t', clientId: 'c', clientSecret: '  ' } }, /oauth2\.clientSecret is empty/],
+    [
+      { apiUrl: 'http://a.test', oauth2: { tokenUrl: '/t', clientId: 'c', clientSecret: 's\r\nx' } },
+      /oauth2\.clientSecret must be printable ASCII/,
+    ],
+    [{ apiUrl: 'http://a.test', oauth2: { tokenUrl: '/t', clientId: 'c\r\n' } }, /oauth2\.clientId must be printable ASCII/],
+    [{ apiUrl: 'http://a.test', oauth2: { tokenUrl: '/t', clientId: 'c', scope: '' } }, /oauth2\.scope/],
+    [{ apiUrl: 'http://a.test', oauth2: { tokenUrl: '/t', clientId: 'c', scope: 'a  b' } }, /oauth2\.scope/],
+    [
+      { apiUrl: 'http://a.test', oauth2: { tokenUrl: '/t', clientId: 'c', revokeAccessToken: 'yes' as unknown as boolean } },
+      /revokeAccessToken/,
+    ],
+    [
+      { apiUrl: 'http://a.test', oauth2: { tokenUrl: 'https://auth.test/t', clientId: 'c', clientSecret: 's', revocationUrl: '/revoke' } },
+      /oauth2\.revocationUrl must be on the same origin as oauth2\.tokenUrl/,
+    ],
+    [
+      {
+        apiUrl: 'http://a.test',
+        oauth2: { tokenUrl: 'https://auth.test/t', clientId: 'c', clientSecret: 's' },
+        logout: { upstreamPath: '/logout' },
+      },
+      /logout\.upstreamPath must be on the same origin as oauth2\.tokenUrl/,
+    ],
   ])('rejects %j with a ProxyConfigError that says which option', (options, message) => {
     expect(() => resolveOptions(options)).toThrow(ProxyConfigError);
     expect(() => resolveOptions(options)).toThrow(message);
