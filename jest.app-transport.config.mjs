@@ -31,6 +31,7 @@ const SUITES = [
   'security/request-headers',
   'security/responses',
   'security/headers',
+  'security/hooks-and-routes',
   'security/server-lib-sessions',
 ];
 

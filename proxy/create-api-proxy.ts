@@ -3,7 +3,10 @@ import type { ApiProxyOptions, ResolvedOptions } from './options';
 import { ProxyConfigError, resolveOptions } from './resolve-options';
 import { sendError } from './errors';
 import { buildUpstreamRequestHeaders, withUpstreamToken } from './headers';
-import { answerLogout } from './logout';
+import { answerLogout, answerLogoutEverywhere } from './logout';
+import { readSession, type LoadedSession } from './session-source';
+import { SessionStoreError } from '../session-store/types';
+import { logThrottled } from './log-throttle';
 import { answerPasswordLogin } from './password-login';
 import { getRawRequestTarget } from './request-info';
 import { appendSetCookie, clearedSessionCookies, readSessionCookies } from './session-cookie';
@@ -17,6 +20,7 @@ import { readBodyFraming } from './request-framing';
 import { isEnded } from './refresh-memory';
 import { whenClosed } from './when-closed';
 import { runProxyReqHook } from './request-hook';
+import { errorName } from './hooks';
 import { trackRequest, type TrackedRequest } from './request-scope';
 import { matchRoute, targetOnRoute } from './routes';
 import { hasExpired } from './token-expiry';
@@ -85,8 +89,14 @@ export function createRequestHandler(options: ApiProxyOptions, transport: Transp
     try {
       await handleRequest(req, res, resolved, upstreams, closed, transport);
     } catch (err) {
-      resolved.logger.error(`[next-bff-proxy] internal_error: ${err instanceof Error ? err.name : 'unknown'}`);
-      sendError(res, 'internal_error');
+      if (err instanceof SessionStoreError) {
+        logThrottled(resolved.logger, 'error', 'store-down', `[next-bff-proxy] session_store_unavailable: ${err.reason}`);
+        req.resume();
+        sendError(res, 'session_store_unavailable', { 'retry-after': '1' });
+      } else {
+        resolved.logger.error(`[next-bff-proxy] internal_error: ${errorName(err)}`);
+        sendError(res, 'internal_error');
+      }
     }
     await closed;
   };
@@ -141,7 +151,8 @@ async function handleRequest(
     return;
   }
   const route = routeOf(target.routeKey, options);
-  const allowedMethods = route === 'login' || route === 'logout' ? ['POST'] : route === 'session' ? ['GET', 'HEAD'] : undefined;
+  const allowedMethods =
+    route === 'login' || route === 'logout' || route === 'logout-everywhere' ? ['POST'] : route === 'session' ? ['GET', 'HEAD'] : undefined;
   if (allowedMethods && !allowedMethods.includes(method)) {
     // A login by GET could be forged by a link (login CSRF); logout and session are the proxy's own.
     req.resume();
@@ -149,19 +160,24 @@ async function handleRequest(
     return;
   }
 
-  // Read before the headers are rewritten: the rewrite removes the browser's Cookie header.
-  const cookies = readSessionCookies(req, options);
-  let token = cookies.access;
-  const refreshToken = cookies.refresh;
-  const hasSession = token !== undefined || refreshToken !== undefined || cookies.conflict;
-  if (isCrossSiteRequest(req, options, { hasSession, isSessionRoute: route === 'login' || route === 'logout' })) {
+  // Read before the headers are rewritten: the rewrite removes the browser's Cookie header. (With a
+  // session store these are the session id; the tokens are read below, only where they are used.)
+  const held = readSessionCookies(req, options);
+  const hasSession = held.access !== undefined || held.refresh !== undefined || held.conflict;
+  if (
+    isCrossSiteRequest(req, options, {
+      hasSession,
+      isSessionRoute: route === 'login' || route === 'logout' || route === 'logout-everywhere',
+    })
+  ) {
     req.resume();
     sendError(res, 'csrf');
     return;
   }
   if (route === 'logout') return answerLogout(req, res, options, upstreams.main);
+  if (route === 'logout-everywhere') return answerLogoutEverywhere(req, res, options, upstreams.main);
   if (route === 'login' && options.login.passwordGrant && options.oauth2) {
-    return answerPasswordLogin(req, res, options, options.oauth2, upstreams.main.agent, [token, refreshToken]);
+    return answerPasswordLogin(req, res, options, options.oauth2, upstreams.main.agent, [held.access, held.refresh]);
   }
   if (route === 'session') return answerSession(req, res, options, upstreams.main);
   if (route !== 'login' && !isAllowed(options, target.path, method)) {
@@ -180,9 +196,12 @@ async function handleRequest(
   if (tracked) tracked.route = apiRoute.pathPrefix;
   // 'none': the session stays out of this request entirely (no token, no refresh, no retry).
   const usesSession = route !== 'login' && apiRoute.token !== 'none';
-  // Two cookies of one name: neither is trusted. The request goes on without a session, and the
-  // answer clears what can be cleared.
-  if (cookies.conflict) appendSetCookie(res, ...clearedSessionCookies(req, options));
+  const cookies: LoadedSession = usesSession ? await readSession(req, options) : held;
+  let token = usesSession ? cookies.access : undefined;
+  const refreshToken = usesSession ? cookies.refresh : undefined;
+  // Two cookies of one name: neither is trusted. (Or, with a store, an id naming no live session.) The
+  // request goes on without a session, and the answer clears what can be cleared.
+  if (cookies.conflict || cookies.stale) appendSetCookie(res, ...clearedSessionCookies(req, options));
 
   let refreshed = false;
   if (usesSession && refreshToken !== undefined && needsRefresh(token, options, cookies.accessExpiresAt)) {
@@ -215,7 +234,14 @@ async function handleRequest(
   const proxyReqHook = options.on.proxyReq;
   if (proxyReqHook) {
     const request = { method, path: target.path + target.query, route: apiRoute.pathPrefix };
-    const hooked = await runProxyReqHook(proxyReqHook, request, headers, options.logger, identity ? ['accept-encoding'] : []);
+    const hooked = await runProxyReqHook(
+      proxyReqHook,
+      request,
+      headers,
+      options.logger,
+      options.timeoutMs,
+      identity ? ['accept-encoding'] : [],
+    );
     if (res.destroyed) {
       req.resume();
       return;
@@ -236,7 +262,7 @@ async function handleRequest(
   runExchange(req, res, options, upstreams.of(apiRoute), {
     isLogin: route === 'login',
     closed,
-    secrets: [token, refreshToken],
+    secrets: [token, refreshToken, held.access, held.refresh],
     replayable: IDEMPOTENT_METHODS.has(method) && bodyless,
     hasBody: !bodyless,
     declaredLength: transport.bodyMayEndShort && framing === 'length' && !bodyless ? Number(req.headers['content-length']) : undefined,
@@ -248,9 +274,11 @@ async function handleRequest(
 }
 
 /** Which of the proxy's own routes the path names, if any. */
-function routeOf(routeKey: string, options: ResolvedOptions): 'login' | 'logout' | 'session' | 'proxied' {
+function routeOf(routeKey: string, options: ResolvedOptions): 'login' | 'logout' | 'logout-everywhere' | 'session' | 'proxied' {
   if (routeKey === options.login.path) return 'login';
   if (routeKey === options.logout.path) return 'logout';
+  // Only sessions in a store can all be found and ended; with cookie sessions the path is the API's.
+  if (options.sessionStore && routeKey === options.logout.everywherePath) return 'logout-everywhere';
   if (options.session && routeKey === options.session.path) return 'session';
   return 'proxied';
 }

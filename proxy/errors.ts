@@ -20,6 +20,7 @@ export type ProxyErrorCode =
   | 'bad_upstream_response'
   | 'bad_login_response'
   | 'refresh_unavailable'
+  | 'session_store_unavailable'
   | 'request_timeout'
   | 'internal_error';
 
@@ -39,6 +40,7 @@ const STATUS: Record<ProxyErrorCode, number> = {
   bad_upstream_response: 502,
   bad_login_response: 502,
   refresh_unavailable: 503,
+  session_store_unavailable: 503,
   request_timeout: 408,
   internal_error: 500,
 };
@@ -60,6 +62,7 @@ const MESSAGE: Record<ProxyErrorCode, string> = {
   bad_upstream_response: 'The API sent a response that cannot be passed on.',
   bad_login_response: 'The API sent a login response that cannot be used.',
   refresh_unavailable: 'The session cannot be renewed right now: try again shortly.',
+  session_store_unavailable: 'Sessions are unavailable right now: try again shortly.',
   request_timeout: 'The request body did not arrive in time.',
   internal_error: 'Internal error.',
 };

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from '
 import type { ResolvedOptions } from './options';
 import { getRequestHost, isSecureRequest } from './request-info';
 import { rewriteUpstreamUrls } from './upstream-urls';
+import { carriesSecondCookie } from './upstream-cookies';
 import type { ResolvedRoute } from './routes';
 
 // RFC 9110 §7.6.1: hop-by-hop fields, plus the ones that older intermediaries still send.
@@ -41,6 +42,12 @@ function connectionListedNames(connection: string | string[] | undefined): strin
 // already answered `100 Continue` (expect), and the forwarding headers are set by the proxy itself.
 const DROPPED_REQUEST_HEADERS = new Set(['cookie', 'auth-token', 'authorization', 'expect', 'host', ...FORWARDING_HEADERS]);
 
+// CGI, WSGI and PHP read `auth_token` and `auth-token` as one variable (HTTP_AUTH_TOKEN), and may keep
+// the last: a client's (or a hook's) underscore twin of a header the proxy owns would stand in for it.
+function isUnderscoreTwin(name: string): boolean {
+  return name.includes('_') && DROPPED_REQUEST_HEADERS.has(name.replace(/_/g, '-'));
+}
+
 // Headers upstream frameworks read as "the real method / URL / client": Express's method-override,
 // Symfony and Laravel (X-HTTP-Method-Override), ASP.NET (X-HTTP-Method), IIS URL Rewrite
 // (X-Original-URL, X-Rewrite-URL)... A client's copy would reach a method or path the allowlist refused,
@@ -76,7 +83,14 @@ export function buildUpstreamRequestHeaders(
   const listed = source.connection === undefined ? undefined : new Set(connectionListedNames(source.connection));
   const headers: IncomingHttpHeaders = { host: upstreamHost };
   for (const name of Object.keys(source)) {
-    if (DROPPED_REQUEST_HEADERS.has(name) || NEXT_INTERNAL_HEADER.test(name) || OVERRIDE_HEADER.test(name) || listed?.has(name)) continue;
+    if (
+      DROPPED_REQUEST_HEADERS.has(name) ||
+      isUnderscoreTwin(name) ||
+      NEXT_INTERNAL_HEADER.test(name) ||
+      OVERRIDE_HEADER.test(name) ||
+      listed?.has(name)
+    )
+      continue;
     if (name === 'transfer-encoding') {
       // The body stays chunked (checked by readBodyFraming): Node's client re-chunks it, with the same bytes.
       headers[name] = 'chunked';
@@ -184,6 +198,7 @@ export function getClientResponseHeaders(
     if (DROPPED_RESPONSE_HEADERS.has(name) && !(keepLength && name === 'content-length')) continue;
     if (name === 'set-cookie') {
       const passed = (Array.isArray(value) ? value : [value]).filter((cookie) => {
+        if (carriesSecondCookie(cookie)) return false;
         const cookieName = nameOfCookie(cookie);
         return options.passUpstreamCookies.has(cookieName) && cookieName !== options.cookie.name;
       });

@@ -74,8 +74,48 @@ export function resolveHooks(on: unknown): ProxyHooks {
 }
 
 /** The log line for a hook that threw: its error's name only, as its message could hold anything (a token, an address). */
+/** An error's class name for a log line, whatever the thrown value is (a getter that throws included). */
+export function errorName(err: unknown): string {
+  try {
+    const name = err instanceof Error ? err.name : typeof err;
+    return typeof name === 'string' && /^[\w$.-]{1,64}$/.test(name) ? name : 'Error';
+  } catch {
+    return 'unnameable';
+  }
+}
+
+/**
+ * Runs a hook, bounded by `timeoutMs` (a hook that never settles must not hold the client's and the
+ * upstream's sockets forever). Resolves true when it finished, false when it threw, rejected or timed out
+ * (logged).
+ */
+export async function settleHook(
+  logger: ProxyLogger,
+  name: 'proxyReq' | 'proxyRes',
+  timeoutMs: number,
+  run: () => unknown,
+): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), timeoutMs);
+  });
+  try {
+    const outcome = await Promise.race([Promise.resolve().then(run), timeout]);
+    if (outcome === 'timeout') {
+      logger.error(`[next-bff-proxy] on.${name} hook failed: did not settle within timeoutMs`);
+      return false;
+    }
+    return true;
+  } catch (err) {
+    logHookFailure(logger, name, err);
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export function logHookFailure(logger: ProxyLogger, hook: 'proxyReq' | 'proxyRes' | 'error', err: unknown): void {
-  const message = `[next-bff-proxy] on.${hook} hook failed: ${err instanceof Error ? err.name : typeof err}`;
+  const message = `[next-bff-proxy] on.${hook} hook failed: ${errorName(err)}`;
   // The error hook runs on every refusal a client can provoke: its failures must not flood the log.
   if (hook === 'error') logThrottled(logger, 'error', 'hook-error', message);
   else logger.error(message);

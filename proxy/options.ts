@@ -1,5 +1,27 @@
+import type { SessionStore } from '../session-store/types';
 import type { ProxyHooks } from './hooks';
 import type { ProxyRoute, ResolvedRoutes } from './routes';
+
+/** Server-side sessions: where they are kept and for how long. */
+export interface SessionStoreOptions {
+  /** `redis://[user:password@]host:port[/db]` or `rediss://`: Redis, Valkey or a compatible server. @default process.env.SESSION_STORE_URL */
+  url?: string;
+  /** Another store instead of Redis (the SessionStore interface). */
+  store?: SessionStore;
+  /** Prefix of the store's keys (several apps on one Redis). @default 'bff:' */
+  keyPrefix?: string;
+  /** The longest one store command may take; past it (or with the store down) requests get 503 `session_store_unavailable`. @default 1000 */
+  timeoutMs?: number;
+  /**
+   * AES-256-GCM keys (32 bytes each, base64) sealing the tokens in the store; the first seals, any
+   * opens (rotation). @default process.env.SESSION_STORE_KEYS (comma-separated), else stored unsealed
+   */
+  encryptionKeys?: string[];
+  /** A session unused this long ends. @default 86400 (a day) */
+  idleTimeoutSeconds?: number;
+  /** A session ends this long after its login, however much it is used. @default 604800 (7 days) */
+  absoluteTimeoutSeconds?: number;
+}
 
 /** Where log lines go. Lines never carry a token, a cookie value or a request body. */
 export interface ProxyLogger {
@@ -59,6 +81,12 @@ export interface ApiProxyOptions {
     expiresInField?: string;
     /** The most bytes of login answer read (decoded). @default 65536 */
     maxResponseBytes?: number;
+    /**
+     * With a session store: where the user's id is in the login answer (a dotted path), so "sign out
+     * everywhere" finds all of a user's sessions. Unset: the access token's JWT `sub`.
+     * @default undefined
+     */
+    userIdField?: string;
   };
   logout?: {
     /** The path after the prefix that the proxy answers itself (POST only). @default '/logout' */
@@ -70,6 +98,11 @@ export interface ApiProxyOptions {
      * @default undefined
      */
     upstreamPath?: string;
+    /**
+     * With a session store: `POST` here ends every session of the signed-in user ("sign out
+     * everywhere"), answered by the proxy. @default '/logout/everywhere'
+     */
+    everywherePath?: string;
     /** @default 'POST' */
     upstreamMethod?: 'POST' | 'DELETE' | 'PUT' | 'PATCH' | 'GET';
     /**
@@ -172,6 +205,13 @@ export interface ApiProxyOptions {
     login?: 'password' | false;
   };
   /**
+   * Server-side sessions (several instances): the cookie holds only a random session id, and the tokens
+   * live in a shared store, Redis by default. Unset: `SESSION_STORE_URL` turns it on; without either,
+   * the tokens live in the cookies (nothing to run). `false`: cookies, whatever the environment says.
+   * @default SESSION_STORE_URL ? { url: SESSION_STORE_URL } : undefined
+   */
+  sessionStore?: false | SessionStoreOptions;
+  /**
    * No upstream answer within this time after the request's last byte gives 504; a request body that
    * stops arriving for this long gives 408.
    * @default Number(process.env.API_TIMEOUT_MS) || 30000
@@ -271,6 +311,15 @@ export interface ResolvedOAuth2 {
   revokeAccessToken: boolean;
 }
 
+export interface ResolvedSessionStore {
+  /** The store, made on first use (never during `next build`): one per process for one Redis URL and key prefix. */
+  get(): SessionStore;
+  idleTimeoutSeconds: number;
+  absoluteTimeoutSeconds: number;
+  /** How long a refresh lock lives before it is renewed (a third of it) or, its holder gone, expires. */
+  lockTtlMs: number;
+}
+
 export interface ResolvedOptions {
   upstream: URL;
   /** API_URL's path without its trailing slash: '' or '/v1'. */
@@ -285,9 +334,17 @@ export interface ResolvedOptions {
     secure: boolean | 'auto';
     maxAgeSeconds: number | undefined;
   };
-  login: { path: string; tokenField: string[]; expiresInField: string[]; maxResponseBytes: number; passwordGrant: boolean };
+  login: {
+    path: string;
+    tokenField: string[];
+    expiresInField: string[];
+    userIdField: string[] | undefined;
+    maxResponseBytes: number;
+    passwordGrant: boolean;
+  };
   logout: {
     path: string;
+    everywherePath: string;
     /** Where the upstream logout goes: a path on API_URL (target undefined) or on another origin. */
     upstream: UpstreamEndpoint | undefined;
     method: string;
@@ -312,6 +369,7 @@ export interface ResolvedOptions {
       }
     | undefined;
   oauth2: ResolvedOAuth2 | undefined;
+  sessionStore: ResolvedSessionStore | undefined;
   timeoutMs: number;
   idleTimeoutMs: number;
   eventStreamIdleTimeoutMs: number | undefined;
@@ -337,8 +395,9 @@ export const defaultOptions = {
   pathPrefix: '/api',
   authHeader: 'auth-token',
   cookie: { name: 'auth-token', sameSite: 'lax', secure: 'auto', maxAgeSeconds: undefined },
-  login: { path: '/login', tokenField: 'authToken', expiresInField: 'expires_in', maxResponseBytes: 64 * 1024 },
-  logout: { path: '/logout', upstreamPath: undefined, upstreamMethod: 'POST', perform: undefined },
+  login: { path: '/login', tokenField: 'authToken', expiresInField: 'expires_in', userIdField: undefined, maxResponseBytes: 64 * 1024 },
+  logout: { path: '/logout', everywherePath: '/logout/everywhere', upstreamPath: undefined, upstreamMethod: 'POST', perform: undefined },
+  sessionStore: { keyPrefix: 'bff:', timeoutMs: 1000, idleTimeoutSeconds: 86_400, absoluteTimeoutSeconds: 604_800 },
   session: { path: '/session' },
   refresh: {
     dialect: 'json',

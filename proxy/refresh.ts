@@ -1,6 +1,6 @@
 import type http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ResolvedOptions } from './options';
+import type { ResolvedOptions, ResolvedSessionStore } from './options';
 import {
   holdDelivery,
   isIssued,
@@ -19,15 +19,11 @@ import { buildRefreshCall } from './refresh-request';
 import { isClientError, readOAuthError } from './oauth2';
 import { takeTokensFromBody, LoginResponseError } from './login-response';
 import { readSetCookieValue } from './upstream-cookies';
+import { readSession, type LoadedSession } from './session-source';
+import { refreshStoredSession } from '../session-store/server-session';
+import { tellUpstreamLogout } from './upstream-logout';
 import { callUpstream, UpstreamCallError } from './upstream-call';
-import {
-  appendSetCookie,
-  clearedSessionCookies,
-  isCookieSafeToken,
-  readSessionCookies,
-  sessionCookies,
-  UnstorableTokenError,
-} from './session-cookie';
+import { appendSetCookie, clearedSessionCookies, isCookieSafeToken, sessionCookies, UnstorableTokenError } from './session-cookie';
 
 export type { RefreshedTokens, RefreshFailure, RefreshOutcome } from './refresh-memory';
 export { rememberIssuedRefreshToken } from './refresh-memory';
@@ -98,7 +94,8 @@ async function performRefresh(
   }
 }
 
-async function callRefresh(options: ResolvedOptions, agent: http.Agent, refreshToken: string): Promise<RefreshOutcome> {
+/** One exchange of a refresh token at the upstream, in its dialect (no single flight, no memory: callers add those). */
+export async function exchangeRefreshToken(options: ResolvedOptions, agent: http.Agent, refreshToken: string): Promise<RefreshOutcome> {
   const refresh = options.refresh;
   if (!refresh) return { kind: 'rejected' };
   if (refresh.perform) return performRefresh(options, refresh.perform, refreshToken);
@@ -181,7 +178,7 @@ export function refreshTokens(options: ResolvedOptions, agent: http.Agent, refre
         return { kind: 'failed', code: 'refresh_unavailable', retryAfter: '1' };
       }
       try {
-        return await callRefresh(options, agent, refreshToken);
+        return await exchangeRefreshToken(options, agent, refreshToken);
       } catch {
         return { kind: 'failed', code: 'upstream_unavailable' };
       } finally {
@@ -253,12 +250,14 @@ export async function resolveSession(
   agent: http.Agent,
   delivered?: () => Promise<unknown>,
 ): Promise<SessionState> {
-  const { access: accessToken, accessExpiresAt: expiresAt, refresh: refreshToken, conflict } = readSessionCookies(req, options);
-  if (conflict) return { kind: 'expired', setCookies: clearedSessionCookies(req, options) };
+  const loaded = await readSession(req, options);
+  const { access: accessToken, accessExpiresAt: expiresAt, refresh: refreshToken } = loaded;
+  // Two cookies of one name, or (with a store) a session id that names no live session: it is over.
+  if (loaded.conflict || loaded.stale) return { kind: 'expired', setCookies: clearedSessionCookies(req, options) };
   if (refreshToken === undefined || !needsRefresh(accessToken, options, expiresAt)) {
     return accessToken === undefined ? { kind: 'none' } : { kind: 'active', accessToken, expiresAt, setCookies: [] };
   }
-  return refreshSession(req, options, agent, refreshToken, delivered);
+  return refreshSession(req, options, agent, refreshToken, delivered, loaded);
 }
 
 /** A session after a refresh: never 'none' (there was a refresh token to present). */
@@ -275,7 +274,9 @@ export async function refreshSession(
   agent: http.Agent,
   refreshToken: string,
   delivered?: () => Promise<unknown>,
+  loaded?: LoadedSession,
 ): Promise<RefreshedSession> {
+  if (options.sessionStore) return refreshInStore(req, options, options.sessionStore, agent, loaded ?? (await readSession(req, options)));
   const session = applyRefresh(req, options, await refreshTokens(options, agent, refreshToken));
   if (delivered && session.kind === 'active' && session.rotated)
     void delivered().finally(holdDelivery(options, refreshToken, session.rotated));
@@ -296,5 +297,35 @@ function applyRefresh(req: IncomingMessage, options: ResolvedOptions, outcome: R
   } catch (err) {
     options.logger.error(`[next-bff-proxy] refreshed token unusable: ${err instanceof UnstorableTokenError ? err.reason : 'error'}`);
     return { kind: 'failed', code: 'bad_upstream_response' };
+  }
+}
+
+/**
+ * A stored session's refresh (see refreshStoredSession): the cookie (its id) stays as it is, so the
+ * answer carries no new cookie; an ended session's cookie is cleared. New tokens that a logout made
+ * orphans (it landed while they were on their way) are told to the upstream logout at once.
+ */
+async function refreshInStore(
+  req: IncomingMessage,
+  options: ResolvedOptions,
+  store: ResolvedSessionStore,
+  agent: http.Agent,
+  loaded: LoadedSession,
+): Promise<RefreshedSession> {
+  if (loaded.storeKey === undefined || loaded.stored === undefined)
+    return { kind: 'expired', setCookies: clearedSessionCookies(req, options) };
+  const result = await refreshStoredSession(options, store, loaded.storeKey, loaded.stored, (token) =>
+    exchangeRefreshToken(options, agent, token),
+  );
+  switch (result.kind) {
+    case 'refreshed':
+      return { kind: 'active', accessToken: result.session.accessToken, expiresAt: result.session.accessExpiresAt, setCookies: [] };
+    case 'failed':
+      return result;
+    case 'ended':
+      void tellUpstreamLogout(options, agent, result.orphan);
+      return { kind: 'expired', setCookies: clearedSessionCookies(req, options) };
+    case 'rejected':
+      return { kind: 'expired', setCookies: clearedSessionCookies(req, options) };
   }
 }

@@ -1,6 +1,14 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ProxyLogger } from './options';
-import { logHookFailure, pickOwned, sanitizeHookHeaders, type HookRequest, type ProxyHooks, type ProxyReqContext } from './hooks';
+import {
+  logHookFailure,
+  settleHook,
+  pickOwned,
+  sanitizeHookHeaders,
+  type HookRequest,
+  type ProxyHooks,
+  type ProxyReqContext,
+} from './hooks';
 
 // The session is the proxy's to speak for: a hook that could set these would forge one (or ride on the
 // session of whoever's request it copies from). The token is added after the hook, for the same reason.
@@ -22,7 +30,8 @@ const PROXY_OWNED_REQUEST_HEADERS = new Set([
 ]);
 
 function isOwnedRequestHeader(name: string): boolean {
-  return PROXY_OWNED_REQUEST_HEADERS.has(name) || name.startsWith('proxy-');
+  // `auth_token` too: CGI-style upstreams read it as `auth-token` (see headers.ts).
+  return PROXY_OWNED_REQUEST_HEADERS.has(name) || PROXY_OWNED_REQUEST_HEADERS.has(name.replace(/_/g, '-')) || name.startsWith('proxy-');
 }
 
 /**
@@ -36,6 +45,7 @@ export async function runProxyReqHook(
   request: HookRequest,
   headers: IncomingHttpHeaders,
   logger: ProxyLogger,
+  timeoutMs: number,
   alsoKept: readonly string[] = [],
 ): Promise<Record<string, string | string[]> | undefined> {
   const isOwned = alsoKept.length === 0 ? isOwnedRequestHeader : (name: string) => isOwnedRequestHeader(name) || alsoKept.includes(name);
@@ -43,11 +53,12 @@ export async function runProxyReqHook(
   const seen = { ...headers };
   for (const name of SESSION_HEADERS) delete seen[name];
   const ctx: ProxyReqContext = { method: request.method, path: request.path, route: request.route, headers: seen };
+  if (!(await settleHook(logger, 'proxyReq', timeoutMs, () => hook(ctx)))) return undefined;
   try {
-    await hook(ctx);
+    return sanitizeHookHeaders('proxyReq', ctx.headers, kept, isOwned, logger);
   } catch (err) {
+    // What the hook left behind could not even be read (a throwing getter): the request must not go on.
     logHookFailure(logger, 'proxyReq', err);
     return undefined;
   }
-  return sanitizeHookHeaders('proxyReq', ctx.headers, kept, isOwned, logger);
 }

@@ -2,6 +2,7 @@ import { defaultOptions, type ApiProxyOptions, type ResolvedOAuth2, type Resolve
 import { isValidCookieName } from './session-cookie';
 import { ProxyConfigError } from './config-error';
 import { parseUpstreamUrl } from './parse-upstream-url';
+import { resolveSessionStore } from '../session-store/resolve-store';
 import { resolveHooks } from './hooks';
 import { resolveRoutes } from './routes';
 
@@ -272,11 +273,13 @@ export function resolveOptions(options: ApiProxyOptions = {}): ResolvedOptions {
       path: checkPath('login.path', login.path).toLowerCase(),
       tokenField,
       expiresInField: parseFieldPath('login.expiresInField', login.expiresInField),
+      userIdField: login.userIdField === undefined ? undefined : parseFieldPath('login.userIdField', login.userIdField),
       maxResponseBytes: checkPositive('login.maxResponseBytes', login.maxResponseBytes),
       passwordGrant,
     },
     logout: {
       path: checkPath('logout.path', logout.path).toLowerCase(),
+      everywherePath: checkPath('logout.everywherePath', logout.everywherePath).toLowerCase(),
       upstream: logoutEndpoint,
       method: checkMethod('logout.upstreamMethod', logout.upstreamMethod, ['POST', 'DELETE', 'PUT', 'PATCH', 'GET']),
       perform: logout.perform,
@@ -305,6 +308,8 @@ export function resolveOptions(options: ApiProxyOptions = {}): ResolvedOptions {
       reuseWindowSeconds: refresh.reuseWindowSeconds,
     },
     oauth2,
+    // A refresh lock outlives a refresh that takes the whole timeout; renewed meanwhile, so a lost holder frees it soon after.
+    sessionStore: resolveSessionStore(options.sessionStore, options.logger ?? console, Math.max(5_000, Math.ceil(timeoutMs / 3))),
     timeoutMs,
     idleTimeoutMs: checkPositive('idleTimeoutMs', options.idleTimeoutMs ?? timeoutMs),
     eventStreamIdleTimeoutMs:

@@ -1,7 +1,16 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { ResolvedOptions } from './options';
-import { logHookFailure, pickOwned, sanitizeHookHeaders, type HookRequest, type ProxyHooks, type ProxyResContext } from './hooks';
+import {
+  logHookFailure,
+  settleHook,
+  pickOwned,
+  sanitizeHookHeaders,
+  type HookRequest,
+  type ProxyHooks,
+  type ProxyResContext,
+} from './hooks';
 import { logThrottled } from './log-throttle';
+import { carriesSecondCookie } from './upstream-cookies';
 
 // Framing is the proxy's choice (Node frames the client's answer from it), and hop-by-hop fields
 // describe a connection the hook does not own.
@@ -28,6 +37,7 @@ const COOKIE_PREFIX = /^__(host|secure)-/i;
  * nameless one (`=auth-token=x`), which browsers send back as `auth-token=x`.
  */
 function isSessionSetCookie(setCookie: string, options: ResolvedOptions): boolean {
+  if (carriesSecondCookie(setCookie)) return true;
   const eq = setCookie.indexOf('=');
   const name = eq === -1 ? '' : setCookie.slice(0, eq).trim();
   if (name === '') return true;
@@ -75,13 +85,17 @@ export async function runProxyResHook(
 ): Promise<{ status: number; headers: Record<string, string | string[]> } | undefined> {
   const kept = pickOwned(headers, isOwnedResponseHeader);
   const ctx: ProxyResContext = { method: request.method, path: request.path, route: request.route, status, headers: { ...headers } };
+  if (!(await settleHook(options.logger, 'proxyRes', options.timeoutMs, () => hook(ctx)))) return undefined;
   try {
-    await hook(ctx);
+    const out = sanitizeHookHeaders('proxyRes', ctx.headers, kept, isOwnedResponseHeader, options.logger);
+    dropSessionSetCookies(out, options);
+    const chosen = checkedStatus(ctx.status, status, options);
+    // RFC 9110 §8.6: a 204 has no Content-Length (the upstream's, for the body it had, no longer applies).
+    if (chosen === 204) delete out['content-length'];
+    return { status: chosen, headers: out };
   } catch (err) {
+    // What the hook left behind could not be read (a throwing getter): nothing is sent of it.
     logHookFailure(options.logger, 'proxyRes', err);
     return undefined;
   }
-  const out = sanitizeHookHeaders('proxyRes', ctx.headers, kept, isOwnedResponseHeader, options.logger);
-  dropSessionSetCookies(out, options);
-  return { status: checkedStatus(ctx.status, status, options), headers: out };
 }

@@ -73,9 +73,10 @@ export function resolveRoutes(
       throw new ProxyConfigError(`routes[${i}] must be an object { pathPrefix, url?, token? }`);
     const { pathPrefix: rawPrefix, url, token = 'user' } = route as Record<string, unknown>;
     const pathPrefix = checkPrefix(`routes[${i}].pathPrefix`, rawPrefix);
-    const earlier = seen.get(pathPrefix);
+    // Matched without regard to ASCII case (below): `/Billing` and `/billing` are one prefix.
+    const earlier = seen.get(asciiLower(pathPrefix));
     if (earlier !== undefined) throw new ProxyConfigError(`routes[${i}].pathPrefix "${pathPrefix}" repeats routes[${earlier}].pathPrefix`);
-    seen.set(pathPrefix, i);
+    seen.set(asciiLower(pathPrefix), i);
     for (const [option, path] of Object.entries(ownRoutes)) {
       // As routeOf compares them: lower case, no trailing slash.
       if (path !== undefined && pathPrefix.toLowerCase() === path.replace(/\/+$/, '').toLowerCase()) {
@@ -101,11 +102,20 @@ export function resolveRoutes(
 
 /** The route for a path after the route prefix (as the client sent it, as `allow` matches it): the longest prefix that matches. */
 export function matchRoute(routes: ResolvedRoutes, path: string): ResolvedRoute {
+  if (routes.table.length === 0) return routes.fallback;
+  // Without regard to ASCII case: `/api/Account/x` must not skip a 'required' (or 'none') route for an
+  // upstream that reads paths without case (ASP.NET, IIS, some Spring setups). Length-preserving, so the
+  // prefix is cut by its length from the path as sent.
+  const folded = asciiLower(path);
   for (const route of routes.table) {
-    const prefix = route.pathPrefix ?? '';
-    if (path === prefix || (path.startsWith(prefix) && path[prefix.length] === '/')) return route;
+    const prefix = asciiLower(route.pathPrefix ?? '');
+    if (folded === prefix || (folded.startsWith(prefix) && folded[prefix.length] === '/')) return route;
   }
   return routes.fallback;
+}
+
+function asciiLower(text: string): string {
+  return text.replace(/[A-Z]/g, (letter) => letter.toLowerCase());
 }
 
 /** The target as the route's upstream sees it: the route's prefix cut when it has its own `url`. */

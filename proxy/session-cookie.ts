@@ -188,6 +188,11 @@ export function sessionCookies(req: IncomingMessage, options: ResolvedOptions, t
   return cookies;
 }
 
+/** With a session store: the cookie holding the session's id, for `maxAgeSeconds` (the session's own lifetime). */
+export function sessionIdCookie(req: IncomingMessage, options: ResolvedOptions, id: string, maxAgeSeconds: number): string {
+  return serializeCookie(req, options, sessionCookieNames(req, options).access, id, maxAgeSeconds);
+}
+
 /**
  * The Set-Cookie values that clear the session (and refresh) cookies: same name, path and attributes,
  * Max-Age=0. Where the names carry the `__Host-` prefix, the unprefixed cookies of earlier versions go too.

@@ -52,26 +52,32 @@ export function streamResponse(
   const hook = options.on.proxyRes;
   const status = proxyRes.statusCode ?? 502;
   if (hook === undefined) return writeStreamedAnswer(proxyRes, res, options, status, headers, sentToken);
-  void runProxyResHook(hook, trackedRequest(res), status, headers, options).then((answer) => {
-    // The client went away while the hook ran (the exchange has already abandoned the upstream).
-    if (res.destroyed || res.headersSent) return void proxyRes.destroy();
-    if (answer === undefined) {
+  void runProxyResHook(hook, trackedRequest(res), status, headers, options).then(
+    (answer) => {
+      // The client went away while the hook ran (the exchange has already abandoned the upstream).
+      if (res.destroyed || res.headersSent) return void proxyRes.destroy();
+      if (answer === undefined) {
+        proxyRes.destroy();
+        return sendError(res, 'internal_error');
+      }
+      if (proxyRes.destroyed) {
+        options.logger.error('[next-bff-proxy] upstream_unavailable: the upstream answer broke off while on.proxyRes ran');
+        return sendError(res, 'upstream_unavailable');
+      }
+      try {
+        writeStreamedAnswer(proxyRes, res, options, answer.status, answer.headers, sentToken);
+      } catch (err) {
+        // Outside the exchange's try by now: nothing may escape into a promise nobody awaits.
+        proxyRes.destroy();
+        options.logger.error(`[next-bff-proxy] internal_error: ${err instanceof Error ? err.name : 'stream failed'}`);
+        sendError(res, 'internal_error');
+      }
+    },
+    () => {
       proxyRes.destroy();
-      return sendError(res, 'internal_error');
-    }
-    if (proxyRes.destroyed) {
-      options.logger.error('[next-bff-proxy] upstream_unavailable: the upstream answer broke off while on.proxyRes ran');
-      return sendError(res, 'upstream_unavailable');
-    }
-    try {
-      writeStreamedAnswer(proxyRes, res, options, answer.status, answer.headers, sentToken);
-    } catch (err) {
-      // Outside the exchange's try by now: nothing may escape into a promise nobody awaits.
-      proxyRes.destroy();
-      options.logger.error(`[next-bff-proxy] internal_error: ${err instanceof Error ? err.name : 'stream failed'}`);
       sendError(res, 'internal_error');
-    }
-  });
+    },
+  );
   // An upstream that fails while the hook runs must not be an unhandled 'error' event.
   proxyRes.once('error', () => undefined);
 }

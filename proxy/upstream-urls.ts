@@ -42,6 +42,8 @@ function mapOnto(url: URL, mount: ResolvedRoute, options: ResolvedOptions): stri
  * than shown: it names an internal address. URLs on other hosts (an identity provider's login page, say)
  * and relative references outside the base path pass unchanged.
  */
+const withoutRootDot = (hostname: string) => hostname.replace(/\.$/, '');
+
 export function toClientUrl(value: string, options: ResolvedOptions, route: ResolvedRoute = options.routes.fallback): string | undefined {
   // The WHATWG URL parser, as browsers run it, removes every tab and newline first: `ht\ttp://host`.
   const trimmed = value.replace(URL_IGNORED, '').trim();
@@ -56,7 +58,9 @@ export function toClientUrl(value: string, options: ResolvedOptions, route: Reso
   if (!absolute) return mapOnto(url, mountsOf(options).find((mount) => sameMount(mount, route)) ?? route, options) ?? value;
   // On an upstream's host, whatever the scheme and port (an upstream told `X-Forwarded-Proto: https`
   // builds `https://` URLs to itself): the route's own upstream first, then one on the same port.
-  const onHost = mountsOf(options).filter((mount) => mount.upstream.hostname === url.hostname);
+  // A host name with its root dot (`api.internal.`) is the same host to DNS, and to the URL parser's eyes another.
+  const host = withoutRootDot(url.hostname);
+  const onHost = mountsOf(options).filter((mount) => withoutRootDot(mount.upstream.hostname) === host);
   if (onHost.length === 0) return value;
   const ranked = [
     ...onHost.filter((mount) => sameMount(mount, route)),
@@ -128,7 +132,8 @@ const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
 // What may follow a host name in a header value without making it another name (`api` in `api.example.org`,
 // `api-auth`, `myapi` is not the upstream `api`).
-const AFTER_HOST = String.raw`(?=$|[:/?#\\\s,;"'<>)\]])`;
+// A root dot (`api.internal.`) is still the same host.
+const AFTER_HOST = String.raw`(?=\.?(?:$|[:/?#\\\s,;"'<>)\]]))`;
 
 // One pattern per upstream (options are resolved once): the tests below, compiled once.
 const hostPatterns = new WeakMap<ResolvedOptions, RegExp>();
@@ -147,9 +152,9 @@ function hostAlternatives({ hostname, protocol, port }: URL): string[] {
   const defaultPort = protocol === 'https:' ? '443' : '80';
   const alternatives = [
     String.raw`(?:\/\/|\\\\|\/\\|\\\/|@)${hostForms}${AFTER_HOST}`,
-    String.raw`(?:^|[^a-z0-9._-])${hostForms}:(?:${escapeRegExp(port || defaultPort)})(?![0-9])`,
+    String.raw`(?:^|[^a-z0-9._-])${hostForms}\.?:(?:${escapeRegExp(port || defaultPort)})(?![0-9])`,
   ];
-  if (isIpv6 || IPV4.test(bare)) alternatives.push(String.raw`(?:^|[^a-z0-9._:-])${hostForms}(?![a-z0-9._-])`);
+  if (isIpv6 || IPV4.test(bare)) alternatives.push(String.raw`(?:^|[^a-z0-9._:-])${hostForms}(?![a-z0-9_-])(?!\.[a-z0-9_-])`);
   return alternatives;
 }
 
@@ -166,7 +171,14 @@ function upstreamHostPattern(options: ResolvedOptions): RegExp {
 
 /** A value that still names the upstream (see upstreamHostPattern), tabs and newlines ignored as URL parsers do. */
 function namesUpstreamHost(value: string, options: ResolvedOptions): boolean {
-  return upstreamHostPattern(options).test(value.replace(URL_IGNORED, ''));
+  const text = value.replace(URL_IGNORED, '');
+  // Percent-encoded too (`api%2Einternal`, `10%2E0%2E0%2E5`): URL parsers decode a host before using it.
+  const decoded = text.replace(/%([0-9a-f]{2})/gi, (escape, hex: string) => {
+    const code = parseInt(hex, 16);
+    return code >= 0x21 && code < 0x7f ? String.fromCharCode(code) : escape;
+  });
+  const pattern = upstreamHostPattern(options);
+  return pattern.test(text) || (decoded !== text && pattern.test(decoded));
 }
 
 const URL_HEADERS = ['location', 'content-location', 'refresh', 'link'] as const;

@@ -5,6 +5,7 @@ export type ServerApiErrorCode =
   | 'upstream_timeout'
   | 'bad_upstream_response'
   | 'refresh_unavailable'
+  | 'session_store_unavailable'
   | 'bad_path'
   | 'csrf'
   | 'config_error'
@@ -17,6 +18,7 @@ const MESSAGE: Record<ServerApiErrorCode, string> = {
   upstream_timeout: 'The API did not answer in time.',
   bad_upstream_response: 'The API sent a response that cannot be read.',
   refresh_unavailable: 'The session cannot be renewed right now: try again shortly.',
+  session_store_unavailable: 'Sessions are unavailable right now: try again shortly.',
   bad_path: 'The API path cannot be built from this input.',
   csrf: 'The request was refused as a possible cross-site request forgery.',
   config_error: 'The API client is not configured.',

@@ -111,7 +111,7 @@ export function createServerApiFor(carrier: SessionCarrier, options?: ApiProxyOp
     if (hook) {
       // The same hook, and the same rules, as a request through the proxy route: a request id set there
       // reaches the API from server rendering too; the token is added after it.
-      const hooked = await runProxyReqHook(hook, request, headers as IncomingHttpHeaders, resolved.logger);
+      const hooked = await runProxyReqHook(hook, request, headers as IncomingHttpHeaders, resolved.logger, resolved.timeoutMs);
       if (hooked === undefined) throw new ServerApiError('internal_error', 500);
       headers = hooked;
     }

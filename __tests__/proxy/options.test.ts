@@ -20,10 +20,19 @@ describe('resolveOptions', () => {
       path: '/login',
       tokenField: ['authToken'],
       expiresInField: ['expires_in'],
+      userIdField: undefined,
       maxResponseBytes: 65536,
       passwordGrant: false,
     });
-    expect(resolved.logout).toEqual({ path: '/logout', upstream: undefined, method: 'POST', perform: undefined });
+    expect(resolved.logout).toEqual({
+      path: '/logout',
+      everywherePath: '/logout/everywhere',
+      upstream: undefined,
+      method: 'POST',
+      perform: undefined,
+    });
+    expect(resolved.sessionStore).toBeUndefined();
+    expect(resolved.login.userIdField).toBeUndefined();
     expect(resolved.refresh).toMatchObject({ dialect: 'json', endpoint: { target: undefined, path: '/refresh' }, method: 'POST' });
     expect(resolved.oauth2).toBeUndefined();
     expect(resolved.timeoutMs).toBe(30000);

@@ -1,0 +1,56 @@
+/**
+ * A session kept on the server (SESSION_STORE_URL): the browser's cookie holds only a random id, and
+ * the store holds the tokens under a key derived from it (a digest: the store never sees the id
+ * itself, so a read of the store gives no cookie to replay).
+ */
+export interface StoredSession {
+  accessToken: string;
+  /** The access token's expiry (epoch seconds) from `expires_in`, when the token cannot tell it (not a JWT). */
+  accessExpiresAt?: number | undefined;
+  refreshToken?: string | undefined;
+  /** Whose session this is (a JWT's `sub`, or `login.userIdField`): "sign out everywhere" finds it by this. */
+  userId?: string | undefined;
+  /** When the session began (epoch ms): the absolute timeout counts from it. */
+  createdAt: number;
+  /** When the session was last used (epoch ms, updated at most once a minute): the idle timeout counts from it. */
+  lastSeenAt: number;
+}
+
+/** A lock held on one session while its refresh runs, across every instance sharing the store. */
+export interface SessionLock {
+  /** Extends the lock while a slow refresh goes on; false when it was lost (expired and taken). */
+  renew(ttlMs: number): Promise<boolean>;
+  /** Releases it, if it is still ours. */
+  release(): Promise<void>;
+}
+
+/**
+ * Where server-side sessions live. Keys are digests of session ids; user ids are the API's. Every
+ * method may throw SessionStoreError (store down or too slow): the proxy answers 503
+ * `session_store_unavailable` and never guesses.
+ */
+export interface SessionStore {
+  get(key: string): Promise<StoredSession | undefined>;
+  /** Creates or replaces the session, for `ttlSeconds`; indexes it under its user. */
+  set(key: string, session: StoredSession, ttlSeconds: number): Promise<void>;
+  /** Replaces the session only while it still exists (a logout in between wins): false when it is gone. */
+  update(key: string, session: StoredSession, ttlSeconds: number): Promise<boolean>;
+  delete(key: string): Promise<void>;
+  /** The keys of a user's live sessions. */
+  keysOfUser(userId: string): Promise<string[]>;
+  /** Ends every session of a user; resolves with how many there were. */
+  deleteUser(userId: string): Promise<number>;
+  /** Takes the refresh lock of a session for `ttlMs`, or undefined when another holder has it. */
+  lock(key: string, ttlMs: number): Promise<SessionLock | undefined>;
+  /** Closes connections (tests, shutdown). */
+  close?(): Promise<void>;
+}
+
+/** The store could not answer: down, unreachable, or slower than its timeout. `reason` is for logs. */
+export class SessionStoreError extends Error {
+  readonly code = 'session_store_unavailable';
+  constructor(readonly reason: 'unavailable' | 'timeout' | 'corrupt') {
+    super(`session store ${reason}`);
+    this.name = 'SessionStoreError';
+  }
+}
