@@ -1,6 +1,7 @@
 import { clearedSessionCookies, readSessionCookies, UnstorableTokenError } from '../proxy/session-cookie';
 import type { ApiProxyOptions } from '../proxy/options';
 import { captureLogin } from '../proxy/login';
+import { isSessionStoreError } from '../session-store/types';
 import { LoginResponseError } from '../proxy/login-response';
 import { endSession } from '../proxy/logout';
 import { callUpstream, UpstreamCallError, type UpstreamReply } from '../proxy/upstream-call';
@@ -86,11 +87,13 @@ export async function login(credentials: unknown, options?: ApiProxyOptions): Pr
   if (reply.status < 200 || reply.status > 299) return { ok: false, status: reply.status, data: parseJson(reply.body) };
   try {
     const secrets = [held.access, held.refresh, ...(oauth2 && grant ? [grant.password, ...clientSecrets(oauth2)] : [])];
-    const captured = captureLogin(carrier.req, resolved, reply.body, reply.headers['set-cookie'], secrets);
+    const captured = await captureLogin(carrier.req, resolved, reply.body, reply.headers['set-cookie'], secrets);
     if (!carrier.setCookies(captured.cookies))
       return failure('internal_error', 'Login must run in a server action or a route handler.', 500);
     return { ok: true, data: JSON.parse(captured.body) as unknown };
   } catch (err) {
+    if (isSessionStoreError(err))
+      return failure('session_store_unavailable', 'Sessions are unavailable right now: try again shortly.', 503);
     if (err instanceof LoginResponseError || err instanceof UnstorableTokenError) {
       resolved.logger.error(`[next-bff-proxy] bad_login_response: ${err.reason}`);
       return failure('bad_login_response', BAD_LOGIN, 502);
@@ -117,6 +120,12 @@ export async function logout(options?: ApiProxyOptions): Promise<{ loggedOut: bo
     resolved.logger.warn('[next-bff-proxy] csrf: a logout action from another site was refused');
     return { loggedOut: false };
   }
-  await endSession(carrier.req, resolved, agent);
+  try {
+    await endSession(carrier.req, resolved, agent);
+  } catch (err) {
+    // The store cannot delete the session now: saying it ended would be false (a copy of the cookie would still work).
+    if (isSessionStoreError(err)) return { loggedOut: false };
+    throw err;
+  }
   return { loggedOut: carrier.setCookies(clearedSessionCookies(carrier.req, resolved)) };
 }

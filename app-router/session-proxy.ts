@@ -1,6 +1,7 @@
 import { NextResponse, type NextRequest } from 'next/server';
 import type { ApiProxyOptions } from '../proxy/options';
 import { resolveSession } from '../proxy/refresh';
+import { isSessionStoreError } from '../session-store/types';
 import { getUpstreamContext } from '../server-lib/upstream-context';
 import { headersOnlyRequest } from './node-request';
 import { applyToCookieHeader } from './set-cookie';
@@ -36,7 +37,14 @@ export function createSessionProxy(options?: ApiProxyOptions): SessionProxy {
     // page's answer carrying them. And a POST rewritten into /api from another path would have its body
     // read through Next's proxyClientMaxBodySize (cut at 10 MiB).
     if (request.method !== 'GET' && request.method !== 'HEAD') return NextResponse.next();
-    const session = await resolveSession(headersOnlyRequest(request.headers), resolved, agent);
+    let session;
+    try {
+      session = await resolveSession(headersOnlyRequest(request.headers), resolved, agent);
+    } catch (err) {
+      // The session store is down: the page renders on, and its own calls answer 503 if they need the session.
+      if (isSessionStoreError(err)) return NextResponse.next();
+      throw err;
+    }
     // Nothing to change, or a refresh the upstream could not answer (the page tries again, or shows it).
     if (session.kind === 'none' || session.kind === 'failed' || session.setCookies.length === 0) return NextResponse.next();
     const forwarded = new Headers(request.headers);

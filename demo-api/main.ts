@@ -9,6 +9,7 @@ const secret = process.env.DEMO_API_SECRET || randomBytes(32).toString('hex');
 const accessTokenTtlSeconds = Number(process.env.DEMO_ACCESS_TOKEN_TTL_SECONDS ?? 900);
 const refreshTokenTtlSeconds = Number(process.env.DEMO_REFRESH_TOKEN_TTL_SECONDS ?? 86_400);
 const refreshGraceSeconds = Number(process.env.DEMO_REFRESH_GRACE_SECONDS ?? 0);
+const tokenPaddingBytes = Number(process.env.DEMO_TOKEN_PADDING_BYTES ?? 0);
 
 if (!Number.isInteger(port) || port < 0 || port > 65535) {
   console.error(`[demo-api] DEMO_API_PORT must be a port number, got "${process.env.DEMO_API_PORT}"`);
@@ -18,6 +19,7 @@ for (const [name, value, min] of [
   ['DEMO_ACCESS_TOKEN_TTL_SECONDS', accessTokenTtlSeconds, 1],
   ['DEMO_REFRESH_TOKEN_TTL_SECONDS', refreshTokenTtlSeconds, 1],
   ['DEMO_REFRESH_GRACE_SECONDS', refreshGraceSeconds, 0],
+  ['DEMO_TOKEN_PADDING_BYTES', tokenPaddingBytes, 0],
 ] as const) {
   if (!Number.isFinite(value) || value < min) {
     console.error(`[demo-api] ${name} must be a number of seconds (at least ${min})`);
@@ -25,7 +27,7 @@ for (const [name, value, min] of [
   }
 }
 
-const server = createDemoApi({ secret, accessTokenTtlSeconds, refreshTokenTtlSeconds, refreshGraceSeconds });
+const server = createDemoApi({ secret, accessTokenTtlSeconds, refreshTokenTtlSeconds, refreshGraceSeconds, tokenPaddingBytes });
 server.on('error', (err: NodeJS.ErrnoException) => {
   console.error(`[demo-api] cannot listen on ${host}:${port}: ${err.code ?? err.message}`);
   process.exit(1);

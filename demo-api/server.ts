@@ -15,6 +15,8 @@ export interface DemoApiOptions {
    * BFF that raced the first). 0: any reuse revokes the whole family. @default 0
    */
   refreshGraceSeconds?: number;
+  /** Pads every access token with a claim of this many characters (to try tokens too large for a cookie). @default 0 */
+  tokenPaddingBytes?: number;
   /** One line per request; never a token or a body. @default console.log */
   log?: (line: string) => void;
 }
@@ -70,6 +72,7 @@ export function createDemoApi(options: DemoApiOptions): http.Server {
   function issueTokens(user: DemoUser, family: string) {
     const now = Math.floor(Date.now() / 1000);
     const access: JwtClaims = { sub: user.id, jti: randomUUID(), fam: family, iat: now, exp: now + ttl };
+    if (options.tokenPaddingBytes) access.pad = 'x'.repeat(options.tokenPaddingBytes);
     const refresh: JwtClaims = { sub: user.id, jti: randomUUID(), fam: family, typ: 'refresh', iat: now, exp: now + refreshTtl };
     store.rememberRefreshToken(refresh.jti, family, user.id);
     return { authToken: signJwt(access, options.secret), refreshToken: signJwt(refresh, options.secret) };

@@ -7,8 +7,10 @@ export { withSession, redirectToLogin, type SessionContext, type WithSessionOpti
 export { getSession } from '../server-lib/get-session';
 export { ServerApiError, type ServerApiErrorCode } from '../server-lib/server-api-error';
 export type { SessionInfo } from '../proxy/session-endpoint';
-export { defaultOptions, type ApiProxyOptions, type ProxyLogger } from '../proxy/options';
+export { defaultOptions, type ApiProxyOptions, type ProxyLogger, type SessionStoreOptions } from '../proxy/options';
 export { ProxyConfigError } from '../proxy/resolve-options';
 export type { ProxyErrorCode } from '../proxy/errors';
 export type { HookHeaders, HookRequest, ProxyErrorContext, ProxyHooks, ProxyReqContext, ProxyResContext } from '../proxy/hooks';
 export type { ProxyRoute, RouteTokenPolicy } from '../proxy/routes';
+export { endUserSessions } from '../server-lib/end-user-sessions';
+export { SessionStoreError, type SessionLock, type SessionStore, type StoredSession } from '../session-store/types';

@@ -5,7 +5,7 @@ import { sendError } from './errors';
 import { buildUpstreamRequestHeaders, withUpstreamToken } from './headers';
 import { answerLogout, answerLogoutEverywhere } from './logout';
 import { readSession, type LoadedSession } from './session-source';
-import { SessionStoreError } from '../session-store/types';
+import { isSessionStoreError } from '../session-store/types';
 import { logThrottled } from './log-throttle';
 import { answerPasswordLogin } from './password-login';
 import { getRawRequestTarget } from './request-info';
@@ -89,7 +89,7 @@ export function createRequestHandler(options: ApiProxyOptions, transport: Transp
     try {
       await handleRequest(req, res, resolved, upstreams, closed, transport);
     } catch (err) {
-      if (err instanceof SessionStoreError) {
+      if (isSessionStoreError(err)) {
         logThrottled(resolved.logger, 'error', 'store-down', `[next-bff-proxy] session_store_unavailable: ${err.reason}`);
         req.resume();
         sendError(res, 'session_store_unavailable', { 'retry-after': '1' });
@@ -206,7 +206,9 @@ async function handleRequest(
   let refreshed = false;
   if (usesSession && refreshToken !== undefined && needsRefresh(token, options, cookies.accessExpiresAt)) {
     // Refresh before forwarding: the request carries the new token, the answer the new cookies.
-    const session = await refreshSession(req, options, upstreams.main.agent, refreshToken, () => closed);
+    // With a store, `cookies` is the session as this request read it: a refresh another instance finished
+    // since is then used, not repeated.
+    const session = await refreshSession(req, options, upstreams.main.agent, refreshToken, () => closed, cookies);
     // The client went away during the refresh: nothing is left to answer or forward.
     if (res.destroyed) {
       req.resume();
@@ -267,7 +269,7 @@ async function handleRequest(
     hasBody: !bodyless,
     declaredLength: transport.bodyMayEndShort && framing === 'length' && !bodyless ? Number(req.headers['content-length']) : undefined,
     sentToken: sentToken !== undefined || canRetry,
-    refreshAfter401: canRetry ? () => refreshSession(req, options, upstreams.main.agent, refreshToken, () => closed) : undefined,
+    refreshAfter401: canRetry ? () => refreshSession(req, options, upstreams.main.agent, refreshToken, () => closed, cookies) : undefined,
     sessionEnded: refreshToken === undefined ? undefined : () => isEnded(options, refreshToken),
     route: apiRoute,
   });

@@ -5,6 +5,7 @@ import { applySessionToAnswer, type RefreshedSession } from './refresh';
 import { sendError, type ProxyErrorCode } from './errors';
 import { upstreamAuthHeader } from './headers';
 import { answerLogin } from './login';
+import { isSessionStoreError } from '../session-store/types';
 import { clearedSessionCookies } from './session-cookie';
 import { streamResponse } from './stream-response';
 import type { ResolvedRoute } from './routes';
@@ -106,7 +107,8 @@ export function runExchange(
         Object.assign(req.headers, upstreamAuthHeader(options, applied.accessToken ?? ''));
         upstream.forward(req, res, listeners, { replayEmptyBody: true });
       },
-      () => fail('internal_error', 'refresh after 401 threw'),
+      (err: unknown) =>
+        isSessionStoreError(err) ? fail('session_store_unavailable', err.reason) : fail('internal_error', 'refresh after 401 threw'),
     );
   };
 

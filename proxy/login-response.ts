@@ -52,13 +52,18 @@ function takeField(root: { [key: string]: Json }, fieldPath: readonly string[]):
  */
 export function takeTokensFromBody(
   raw: Buffer,
-  accessPath: readonly string[],
-  refreshPath?: readonly string[],
+  fields: {
+    access: readonly string[];
+    /** Where the refresh token is: taken out too when present. */
+    refresh?: readonly string[] | undefined;
+    /** Where the access token's lifetime in seconds is (`expires_in`); it stays in the body. */
+    expiresIn?: readonly string[] | undefined;
+    /** Where the user's id is; it stays in the body. */
+    userId?: readonly string[] | undefined;
+  },
   /** Other tokens to remove wherever they appear (the ones the request's cookies held). */
   otherSecrets: readonly (string | undefined)[] = [],
-  /** Where the access token's lifetime in seconds is (`expires_in`); it stays in the body. */
-  expiresInPath?: readonly string[],
-): { token: string; refreshToken: string | undefined; expiresIn: unknown; body: string } {
+): { token: string; refreshToken: string | undefined; expiresIn: unknown; userId: string | undefined; body: string } {
   let parsed: Json;
   try {
     parsed = JSON.parse(raw.toString('utf8')) as Json;
@@ -67,15 +72,17 @@ export function takeTokensFromBody(
   }
   if (!isObject(parsed)) throw new LoginResponseError('not_json');
 
-  const expiresIn = expiresInPath ? readField(parsed, expiresInPath) : undefined;
-  const token = takeField(parsed, accessPath);
+  const expiresIn = fields.expiresIn ? readField(parsed, fields.expiresIn) : undefined;
+  const id = fields.userId ? readField(parsed, fields.userId) : undefined;
+  const userId = typeof id === 'string' && id !== '' ? id : typeof id === 'number' && Number.isFinite(id) ? String(id) : undefined;
+  const token = takeField(parsed, fields.access);
   if (typeof token !== 'string' || token === '') throw new LoginResponseError('no_token');
-  const refresh = refreshPath ? takeField(parsed, refreshPath) : undefined;
+  const refresh = fields.refresh ? takeField(parsed, fields.refresh) : undefined;
   const refreshToken = typeof refresh === 'string' && refresh !== '' ? refresh : undefined;
 
   let rest = withoutToken(parsed, token);
   // Short strings would match ordinary values by chance; real tokens are far longer.
   for (const secret of [refreshToken, ...otherSecrets])
     if (secret !== undefined && secret.length >= 8 && rest !== undefined) rest = withoutToken(rest, secret);
-  return { token, refreshToken, expiresIn, body: JSON.stringify(rest) };
+  return { token, refreshToken, expiresIn, userId, body: JSON.stringify(rest) };
 }

@@ -10,6 +10,8 @@ import { streamResponse } from './stream-response';
 import { rememberIssuedRefreshToken } from './refresh';
 import { readSetCookieValue } from './upstream-cookies';
 import { expiresAtFrom } from './token-expiry';
+import { jwtSubject, startStoredSession } from './store-sessions';
+import { isSessionStoreError } from '../session-store/types';
 import { runProxyResHook } from './response-hook';
 import { trackedRequest } from './request-scope';
 
@@ -32,24 +34,35 @@ export interface CapturedLogin {
  * the body or the upstream's cookie) and makes the cookies that hold them. Throws LoginResponseError or
  * UnstorableTokenError when the answer cannot be used. Shared by the proxy route and the login action.
  */
-export function captureLogin(
+export async function captureLogin(
   req: IncomingMessage,
   options: ResolvedOptions,
   raw: Buffer,
   upstreamSetCookie: string[] | undefined,
   requestSecrets: readonly (string | undefined)[],
-): CapturedLogin {
+): Promise<CapturedLogin> {
   const refresh = options.refresh;
-  const taken = takeTokensFromBody(raw, options.login.tokenField, refresh?.tokenField, requestSecrets, options.login.expiresInField);
+  const { login } = options;
+  const taken = takeTokensFromBody(
+    raw,
+    { access: login.tokenField, refresh: refresh?.tokenField, expiresIn: login.expiresInField, userId: login.userIdField },
+    requestSecrets,
+  );
   const refreshToken = taken.refreshToken ?? (refresh ? readSetCookieValue(upstreamSetCookie, refresh.upstreamCookieName) : undefined);
+  const accessExpiresAt = expiresAtFrom(taken.expiresIn);
+  const store = options.sessionStore;
   // A login replaces both cookies: with no refresh token in this answer, a previous user's refresh
-  // cookie must not survive, or the next refresh would sign the browser in as that user.
-  const cookies = sessionCookies(req, options, {
-    access: taken.token,
-    accessExpiresAt: expiresAtFrom(taken.expiresIn),
-    refresh: refreshToken ?? null,
-  });
-  if (refreshToken !== undefined) rememberIssuedRefreshToken(options, refreshToken);
+  // cookie must not survive, or the next refresh would sign the browser in as that user. (With a store,
+  // a new session id replaces the old session altogether.)
+  const cookies = store
+    ? await startStoredSession(req, options, store, {
+        access: taken.token,
+        accessExpiresAt,
+        refresh: refreshToken,
+        userId: taken.userId ?? jwtSubject(taken.token),
+      })
+    : sessionCookies(req, options, { access: taken.token, accessExpiresAt, refresh: refreshToken ?? null });
+  if (refreshToken !== undefined && !store) rememberIssuedRefreshToken(options, refreshToken);
   const secrets = [
     taken.token,
     ...(refreshToken === undefined ? [] : [refreshToken]),
@@ -79,7 +92,7 @@ export async function answerLogin(
 
   let captured: CapturedLogin;
   try {
-    captured = captureLogin(
+    captured = await captureLogin(
       req,
       options,
       await readBoundedBody(proxyRes, options.login.maxResponseBytes),
@@ -89,6 +102,7 @@ export async function answerLogin(
   } catch (err) {
     if (err instanceof LoginResponseError || err instanceof UnstorableTokenError) return { code: 'bad_login_response', detail: err.reason };
     if (err instanceof BodyReadError && err.reason !== 'cut_off') return { code: 'bad_login_response', detail: err.reason };
+    if (isSessionStoreError(err)) return { code: 'session_store_unavailable', detail: err.reason };
     return { code: 'upstream_unavailable', detail: 'login response cut off' };
   }
   const { cookies, body, secrets } = captured;

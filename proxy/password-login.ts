@@ -151,7 +151,7 @@ export async function answerPasswordLogin(
   }
   try {
     // The password and the client's secret are scrubbed from the answer like the tokens, should the server echo them.
-    const captured = captureLogin(req, options, reply.body, reply.headers['set-cookie'], [
+    const captured = await captureLogin(req, options, reply.body, reply.headers['set-cookie'], [
       ...requestSecrets,
       credentials.password,
       ...clientSecrets(oauth2),

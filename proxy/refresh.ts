@@ -141,7 +141,11 @@ export async function exchangeRefreshToken(options: ResolvedOptions, agent: http
     return { kind: 'failed', code: 'refresh_unavailable', ...(retryAfter && RETRY_AFTER.test(retryAfter) ? { retryAfter } : {}) };
   }
   try {
-    const taken = takeTokensFromBody(reply.body, options.login.tokenField, refresh.tokenField, [], options.login.expiresInField);
+    const taken = takeTokensFromBody(reply.body, {
+      access: options.login.tokenField,
+      refresh: refresh.tokenField,
+      expiresIn: options.login.expiresInField,
+    });
     const refreshFromCookie = readSetCookieValue(reply.headers['set-cookie'], refresh.upstreamCookieName);
     return refreshedWith(options, taken.token, taken.refreshToken ?? refreshFromCookie, taken.expiresIn);
   } catch (err) {
@@ -276,7 +280,12 @@ export async function refreshSession(
   delivered?: () => Promise<unknown>,
   loaded?: LoadedSession,
 ): Promise<RefreshedSession> {
-  if (options.sessionStore) return refreshInStore(req, options, options.sessionStore, agent, loaded ?? (await readSession(req, options)));
+  if (options.sessionStore) {
+    // The session as the caller saw it, with the refresh token it presents: read again only when not
+    // given, and then judged by that refresh token (a refresh finished since is used, not repeated).
+    const seen = loaded ?? (await readSession(req, options));
+    return refreshInStore(req, options, options.sessionStore, agent, seen.stored && { ...seen, stored: { ...seen.stored, refreshToken } });
+  }
   const session = applyRefresh(req, options, await refreshTokens(options, agent, refreshToken));
   if (delivered && session.kind === 'active' && session.rotated)
     void delivered().finally(holdDelivery(options, refreshToken, session.rotated));
@@ -310,9 +319,9 @@ async function refreshInStore(
   options: ResolvedOptions,
   store: ResolvedSessionStore,
   agent: http.Agent,
-  loaded: LoadedSession,
+  loaded: LoadedSession | undefined,
 ): Promise<RefreshedSession> {
-  if (loaded.storeKey === undefined || loaded.stored === undefined)
+  if (loaded?.storeKey === undefined || loaded.stored === undefined)
     return { kind: 'expired', setCookies: clearedSessionCookies(req, options) };
   const result = await refreshStoredSession(options, store, loaded.storeKey, loaded.stored, (token) =>
     exchangeRefreshToken(options, agent, token),

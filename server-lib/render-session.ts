@@ -4,6 +4,8 @@ import type { ResolvedOptions } from '../proxy/options';
 import { appendSetCookie, clearedSessionCookies, readSessionCookies } from '../proxy/session-cookie';
 import { refreshSession, resolveSession, type SessionState } from '../proxy/refresh';
 import { isEnded } from '../proxy/refresh-memory';
+import { readSession, type LoadedSession } from '../proxy/session-source';
+import { isSessionStoreError } from '../session-store/types';
 import { hasExpired } from '../proxy/token-expiry';
 import { whenClosed } from '../proxy/when-closed';
 import { ServerApiError } from './server-api-error';
@@ -58,12 +60,24 @@ function applySession(carrier: SessionCarrier, options: ResolvedOptions, session
  * not answer is thrown as a ServerApiError.
  */
 export async function resolveRenderSession(carrier: SessionCarrier, options: ResolvedOptions, agent: http.Agent): Promise<RenderSession> {
-  if (carrier.readOnly) {
-    const { access, accessExpiresAt: expiresAt, conflict } = readSessionCookies(carrier.req, options);
-    if (!conflict && access !== undefined && !hasExpired(access, expiresAt))
-      return { kind: 'active', accessToken: access, expiresAt, setCookies: [] };
+  return withStore(async () => {
+    if (carrier.readOnly) {
+      const { access, accessExpiresAt: expiresAt, conflict } = await readSession(carrier.req, options);
+      if (!conflict && access !== undefined && !hasExpired(access, expiresAt))
+        return { kind: 'active', accessToken: access, expiresAt, setCookies: [] };
+    }
+    return applySession(carrier, options, await resolveSession(carrier.req, options, agent, () => carrier.whenDone()));
+  });
+}
+
+/** A session store that cannot answer is a ServerApiError (503 `session_store_unavailable`) for the page, as any failed call is. */
+export async function withStore<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (isSessionStoreError(err)) throw new ServerApiError('session_store_unavailable', 503);
+    throw err;
   }
-  return applySession(carrier, options, await resolveSession(carrier.req, options, agent, () => carrier.whenDone()));
 }
 
 /** Refreshes with `refreshToken` (after an upstream 401), applied to the answer the same way. */
@@ -72,8 +86,12 @@ export async function refreshRenderSession(
   options: ResolvedOptions,
   agent: http.Agent,
   refreshToken: string,
+  /** With a store: the session as the render read it (a refresh another instance finished since is used, not repeated). */
+  loaded?: LoadedSession,
 ): Promise<RenderSession> {
-  return applySession(carrier, options, await refreshSession(carrier.req, options, agent, refreshToken, () => carrier.whenDone()));
+  return withStore(async () =>
+    applySession(carrier, options, await refreshSession(carrier.req, options, agent, refreshToken, () => carrier.whenDone(), loaded)),
+  );
 }
 
 // One carrier per Pages response, however many server-lib calls the page makes.

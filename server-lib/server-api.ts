@@ -3,6 +3,7 @@ import type { ApiProxyOptions } from '../proxy/options';
 import { callUpstream, UpstreamCallError } from '../proxy/upstream-call';
 import { parseProxiedTarget } from '../proxy/upstream-path';
 import { readSessionCookies } from '../proxy/session-cookie';
+import { readSession, type LoadedSession } from '../proxy/session-source';
 import { upstreamAuthHeader } from '../proxy/headers';
 import { runProxyReqHook } from '../proxy/request-hook';
 import type { HookRequest } from '../proxy/hooks';
@@ -10,7 +11,7 @@ import { matchRoute, targetOnRoute, type ResolvedRoute } from '../proxy/routes';
 import { hasExpired } from '../proxy/token-expiry';
 import { ServerApiError } from './server-api-error';
 import { getUpstreamContext } from './upstream-context';
-import { pageCarrier, refreshRenderSession, resolveRenderSession, type SessionCarrier } from './render-session';
+import { pageCarrier, refreshRenderSession, resolveRenderSession, withStore, type SessionCarrier } from './render-session';
 
 export interface ServerApiResponse<T> {
   status: number;
@@ -69,6 +70,10 @@ export function createServerApi(ctx: { req: IncomingMessage; res: ServerResponse
 export function createServerApiFor(carrier: SessionCarrier, options?: ApiProxyOptions): ServerApi {
   const { options: resolved, agent } = getUpstreamContext(options);
   const cookies = readSessionCookies(carrier.req, resolved);
+  // The refresh token a 401 may be answered with: the cookie's, or (with a session store) the stored one,
+  // read with the session.
+  let refreshToken = resolved.sessionStore ? undefined : cookies.refresh;
+  let seen: LoadedSession | undefined;
   // The token this page's calls use, and whether one refresh after an upstream 401 is still allowed
   // (a refresh token is there and has not been used by this request yet). Shared by every call.
   let session: Promise<{ token: string | undefined; renewable: boolean }> | undefined;
@@ -78,7 +83,11 @@ export function createServerApiFor(carrier: SessionCarrier, options?: ApiProxyOp
     const state = await resolveRenderSession(carrier, resolved, agent);
     if (state.kind === 'expired') throw new ServerApiError('unauthorized', 401);
     if (state.kind === 'none') return { token: undefined, renewable: false };
-    return { token: state.accessToken, renewable: cookies.refresh !== undefined && state.setCookies.length === 0 };
+    if (resolved.sessionStore) {
+      seen = await withStore(() => readSession(carrier.req, resolved));
+      refreshToken = seen.refresh;
+    }
+    return { token: state.accessToken, renewable: refreshToken !== undefined && state.setCookies.length === 0 };
   }
   const current = () => (session ??= resolveToken());
   const sessionToken = async () => (await current()).token;
@@ -86,10 +95,9 @@ export function createServerApiFor(carrier: SessionCarrier, options?: ApiProxyOp
   // As the proxy route does: an upstream 401 gets one refresh and one retry. The tokens may be opaque
   // (no `exp` to see expiry coming), and a 401 must never end a session whose refresh token still works.
   async function renewAfter401(): Promise<string | undefined> {
-    if (!renewed && cookies.refresh !== undefined) {
+    if (!renewed && refreshToken !== undefined) {
       renewed = true;
-      const refreshToken = cookies.refresh;
-      session = refreshRenderSession(carrier, resolved, agent, refreshToken).then((state) => {
+      session = refreshRenderSession(carrier, resolved, agent, refreshToken, seen).then((state) => {
         if (state.kind !== 'active') throw new ServerApiError('unauthorized', 401);
         return { token: state.accessToken, renewable: false };
       });
@@ -155,7 +163,7 @@ export function createServerApiFor(carrier: SessionCarrier, options?: ApiProxyOp
     // With a refresh token still good, the session is not over: the cookies stay. A route without the
     // token says nothing about the session.
     if (reply.status === 401) {
-      throw new ServerApiError('unauthorized', 401, { sessionEnded: route.token !== 'none' && cookies.refresh === undefined });
+      throw new ServerApiError('unauthorized', 401, { sessionEnded: route.token !== 'none' && refreshToken === undefined });
     }
     if (reply.status < 200 || reply.status > 299) throw new ServerApiError('upstream_error', reply.status);
     return { status: reply.status, data: parseJson(reply.body) as T };

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createClient } from 'redis';
 import type { ProxyLogger } from '../proxy/options';
 import { open, seal, type SealingKey } from './sealed-value';
-import { SessionStoreError, type SessionLock, type SessionStore, type StoredSession } from './types';
+import { isSessionStoreError, SessionStoreError, type SessionLock, type SessionStore, type StoredSession } from './types';
 import { readStoredSession } from './stored-session';
 
 export interface RedisStoreOptions {
@@ -43,6 +43,12 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
     lastLogged = Date.now();
     options.logger.error(`[next-bff-proxy] session store: ${err.code ?? err.name}`);
   });
+  // Until the first connection, a command waits for it (bounded by the timeout): the first request of a
+  // fresh process must not be refused for being early. Once connected, a lost connection fails fast.
+  let everReady = false;
+  const firstReady = new Promise<void>((resolve) => client.once('ready', resolve)).then(() => {
+    everReady = true;
+  });
   const connecting = client.connect().catch(() => undefined);
 
   async function run<T>(command: () => Promise<T>): Promise<T> {
@@ -51,10 +57,11 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
       timer = setTimeout(() => reject(new SessionStoreError('timeout')), timeoutMs);
     });
     try {
+      if (!client.isReady && !everReady) await Promise.race([firstReady, timeout]);
       if (!client.isReady) throw new SessionStoreError('unavailable');
       return await Promise.race([command(), timeout]);
     } catch (err) {
-      if (err instanceof SessionStoreError) throw err;
+      if (isSessionStoreError(err)) throw err;
       throw new SessionStoreError('unavailable');
     } finally {
       clearTimeout(timer);

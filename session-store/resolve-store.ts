@@ -19,6 +19,14 @@ function sharedStore(id: string, make: () => SessionStore): SessionStore {
   return store;
 }
 
+/** Closes every store this process opened (tests; a server's shutdown). The next use opens them again. */
+export async function closeSessionStores(): Promise<void> {
+  const scope = globalThis as { [STORES]?: Map<string, SessionStore> };
+  const stores = [...(scope[STORES]?.values() ?? [])];
+  scope[STORES]?.clear();
+  await Promise.all(stores.map((store) => store.close?.()));
+}
+
 function checkSeconds(name: string, value: number): number {
   if (!Number.isInteger(value) || value < 60)
     throw new ProxyConfigError(`${name} must be a whole number of seconds, at least 60, got ${value}`);

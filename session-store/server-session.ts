@@ -91,8 +91,9 @@ export function refreshStoredSession(
   return flight;
 }
 
-/** The session another holder refreshed: its access token is no longer the one this request saw. */
-const refreshedElsewhere = (current: StoredSession, presented: StoredSession) => current.accessToken !== presented.accessToken;
+/** The session another holder refreshed: its tokens are no longer the ones this request saw. */
+const refreshedElsewhere = (current: StoredSession, presented: StoredSession) =>
+  current.accessToken !== presented.accessToken || current.refreshToken !== presented.refreshToken;
 
 async function runRefresh(
   options: ResolvedOptions,

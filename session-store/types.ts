@@ -46,11 +46,21 @@ export interface SessionStore {
   close?(): Promise<void>;
 }
 
+// The store is shared by every bundle of one Next server (globalThis), so the error it throws may come
+// from another bundle's copy of this class: it is recognised by a brand, not by `instanceof`.
+const BRAND = Symbol.for('next-bff-proxy.session-store-error');
+
 /** The store could not answer: down, unreachable, or slower than its timeout. `reason` is for logs. */
 export class SessionStoreError extends Error {
   readonly code = 'session_store_unavailable';
+  readonly [BRAND] = true;
   constructor(readonly reason: 'unavailable' | 'timeout' | 'corrupt') {
     super(`session store ${reason}`);
     this.name = 'SessionStoreError';
   }
+}
+
+/** True for a SessionStoreError, whichever bundle's copy of the class made it. */
+export function isSessionStoreError(err: unknown): err is SessionStoreError {
+  return typeof err === 'object' && err !== null && (err as { [BRAND]?: unknown })[BRAND] === true;
 }

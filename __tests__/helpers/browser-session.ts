@@ -1,4 +1,5 @@
 import http from 'node:http';
+import https from 'node:https';
 
 export interface BrowserAnswer {
   status: number;
@@ -14,18 +15,24 @@ export interface BrowserAnswer {
 export class BrowserSession {
   readonly cookies = new Map<string, string>();
 
-  constructor(private readonly origin: string) {}
+  constructor(
+    private readonly origin: string,
+    /** `ca`: the certificate an https origin is trusted by; `headers`: sent on every request (a proxy's X-Forwarded-Proto, say). */
+    private readonly extra: { ca?: string; headers?: Record<string, string> } = {},
+  ) {}
 
   request(method: string, path: string, body?: { json?: unknown; form?: string }): Promise<BrowserAnswer> {
     const payload = body?.json !== undefined ? JSON.stringify(body.json) : body?.form;
-    const headers: http.OutgoingHttpHeaders = { 'sec-fetch-site': 'same-origin' };
+    const headers: http.OutgoingHttpHeaders = { 'sec-fetch-site': 'same-origin', ...this.extra.headers };
     if (this.cookies.size > 0) headers.cookie = [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
     if (payload !== undefined) {
       headers['content-type'] = body?.json !== undefined ? 'application/json' : 'application/x-www-form-urlencoded';
       headers['content-length'] = Buffer.byteLength(payload);
     }
     return new Promise((resolve, reject) => {
-      const req = http.request(`${this.origin}${path}`, { method, headers }, (res) => {
+      const secure = this.origin.startsWith('https:');
+      const send = secure ? https.request : http.request;
+      const req = send(`${this.origin}${path}`, { method, headers, ...(secure ? { ca: this.extra.ca, agent: false } : {}) }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('end', () => {

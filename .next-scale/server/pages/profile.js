@@ -1,0 +1,11 @@
+var R=require("../chunks/ssr/[turbopack]_runtime.js")("server/pages/profile.js")
+R.c("server/chunks/ssr/[externals]__12hzp-jxi17vk._.js")
+R.c("server/chunks/ssr/_0vvuwazomdokk._.js")
+R.c("server/chunks/ssr/node_modules_02ww19husyh_v._.js")
+R.c("server/chunks/ssr/node_modules_next_dist_esm_build_templates_pages_01r44-3ll0itb.js")
+R.c("server/chunks/ssr/[root-of-the-server]__1cmafkr4uu14w._.js")
+R.c("server/chunks/ssr/[externals]__0eh3jrkas54wq._.js")
+R.c("server/chunks/ssr/[root-of-the-server]__1vbm0goyrsfam._.js")
+R.c("server/chunks/ssr/pages__app_tsx_1gghdac56d-yk._.js")
+R.m(62910)
+module.exports=R.m(62910).exports
