@@ -95,6 +95,13 @@ export function refreshStoredSession(
 const refreshedElsewhere = (current: StoredSession, presented: StoredSession) =>
   current.accessToken !== presented.accessToken || current.refreshToken !== presented.refreshToken;
 
+/** What a re-read of the session says: gone (a logout), refreshed by another holder, or (undefined) still as this request saw it. */
+function settledElsewhere(current: StoredSession | undefined, presented: StoredSession): StoreRefresh | undefined {
+  if (current === undefined) return { kind: 'rejected' };
+  if (refreshedElsewhere(current, presented)) return { kind: 'refreshed', session: current };
+  return undefined;
+}
+
 async function runRefresh(
   options: ResolvedOptions,
   store: ResolvedSessionStore,
@@ -110,17 +117,16 @@ async function runRefresh(
       // Another request (here or on another instance) holds it: wait for its result.
       if (Date.now() > deadline) return { kind: 'failed', code: 'refresh_unavailable', retryAfter: '1' };
       await sleep(POLL_MS);
-      const current = await backend.get(key);
-      if (current === undefined) return { kind: 'rejected' };
-      if (refreshedElsewhere(current, presented)) return { kind: 'refreshed', session: current };
+      const settled = settledElsewhere(await backend.get(key), presented);
+      if (settled) return settled;
       continue;
     }
     const renewal = setInterval(() => void lock.renew(store.lockTtlMs).catch(() => undefined), Math.floor(store.lockTtlMs / 3));
     try {
       const current = await backend.get(key);
-      if (current === undefined) return { kind: 'rejected' };
-      if (refreshedElsewhere(current, presented)) return { kind: 'refreshed', session: current };
-      if (current.refreshToken === undefined) return { kind: 'rejected' };
+      const settled = settledElsewhere(current, presented);
+      if (settled) return settled;
+      if (current?.refreshToken === undefined) return { kind: 'rejected' };
       const outcome = await exchange(current.refreshToken);
       if (outcome.kind === 'failed') return outcome;
       if (outcome.kind === 'rejected') {

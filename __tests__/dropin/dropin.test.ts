@@ -170,7 +170,7 @@ beforeAll(async () => {
   const shipped = packed[0]?.files.map((file) => file.path) ?? [];
   expect(
     shipped.filter(
-      (file) => !/^(dist\/(proxy|server-lib|app-router|pages-router)\/|README\.md$|SECURITY\.md$|LICENSE$|package\.json$)/.test(file),
+      (file) => !/^(dist\/(proxy|server-lib|app-router|pages-router|session-store)\/|README\.md$|SECURITY\.md$|LICENSE$|package\.json$)/.test(file),
     ),
   ).toEqual([]);
   expect(shipped).toEqual(
@@ -181,6 +181,7 @@ beforeAll(async () => {
       'dist/app-router/index.d.ts',
       'dist/pages-router/index.js',
       'dist/pages-router/index.d.ts',
+      'dist/session-store/redis-store.js',
     ]),
   );
   api = await startDemoApi();
