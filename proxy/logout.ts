@@ -8,6 +8,8 @@ import { endSessions, tokensProducedAfterEnd, type NewestTokens } from './refres
 import { appendSetCookie, clearedSessionCookies, readSessionCookies, type SessionCookies } from './session-cookie';
 import { tellsUpstreamAtLogout, tellUpstreamLogout, withinTimeout } from './upstream-logout';
 import { readSession } from './session-source';
+import { storeKeyOf } from '../session-store/server-session';
+import { isSessionStoreError } from '../session-store/types';
 import { endStoredUserSessions } from './store-sessions';
 
 /**
@@ -71,18 +73,29 @@ async function endStoredSession(
   store: ResolvedSessionStore,
   agent: http.Agent,
 ): Promise<void> {
-  const loaded = await readSession(req, options);
-  if (loaded.storeKey === undefined) return;
-  await store.get().delete(loaded.storeKey);
-  if (tellsUpstreamAtLogout(options))
-    await withinTimeout(options, tellUpstreamLogout(options, agent, { access: loaded.access, refresh: loaded.refresh }));
+  // The id alone: the tokens told to the upstream are the ones the delete took out (a refresh that
+  // landed since is in them).
+  const key = storeKeyOf(readSessionCookies(req, options).access);
+  if (key === undefined) return;
+  const ended = await store.get().delete(key);
+  if (ended && tellsUpstreamAtLogout(options)) {
+    await withinTimeout(options, tellUpstreamLogout(options, agent, { access: ended.accessToken, refresh: ended.refreshToken }));
+  }
 }
 
 /** Answers `POST /api/logout` itself: the session ends (see endSession) and its cookies are cleared whatever happens upstream. */
 export async function answerLogout(req: IncomingMessage, res: ServerResponse, options: ResolvedOptions, upstream: Upstream): Promise<void> {
   // Any request body is of no use here; reading it lets the connection be reused.
   req.resume();
-  await endSession(req, options, upstream.agent);
+  try {
+    await endSession(req, options, upstream.agent);
+  } catch (err) {
+    if (!isSessionStoreError(err)) throw err;
+    // The store cannot end the session now: this browser forgets it all the same (what its user asked
+    // for), and the 503 says the server-side end did not happen.
+    appendSetCookie(res, ...clearedSessionCookies(req, options));
+    throw err;
+  }
   if (res.headersSent || res.destroyed) return;
   appendSetCookie(res, ...clearedSessionCookies(req, options));
   sendJson(res, 200, JSON.stringify({ loggedOut: true }));

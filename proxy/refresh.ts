@@ -22,8 +22,9 @@ import { readSetCookieValue } from './upstream-cookies';
 import { readSession, type LoadedSession } from './session-source';
 import { refreshStoredSession } from '../session-store/server-session';
 import { tellUpstreamLogout } from './upstream-logout';
+import { isStorableToken } from './store-sessions';
 import { callUpstream, UpstreamCallError } from './upstream-call';
-import { appendSetCookie, clearedSessionCookies, isCookieSafeToken, sessionCookies, UnstorableTokenError } from './session-cookie';
+import { appendSetCookie, clearedSessionCookies, sessionCookies, UnstorableTokenError } from './session-cookie';
 
 export type { RefreshedTokens, RefreshFailure, RefreshOutcome } from './refresh-memory';
 export { rememberIssuedRefreshToken } from './refresh-memory';
@@ -50,7 +51,7 @@ type RefreshOptions = NonNullable<ResolvedOptions['refresh']>;
  * present them upstream (a refresh token `x; admin=1` in the 'cookie' dialect's Cookie header).
  */
 function refreshedWith(options: ResolvedOptions, access: string, refresh: string | undefined, expiresIn: unknown): RefreshOutcome {
-  if (!isCookieSafeToken(access) || (refresh !== undefined && !isCookieSafeToken(refresh))) {
+  if (!isStorableToken(access) || (refresh !== undefined && !isStorableToken(refresh))) {
     options.logger.error('[next-bff-proxy] refresh answer unusable: unsafe_token');
     return { kind: 'failed', code: 'bad_upstream_response' };
   }

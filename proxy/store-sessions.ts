@@ -5,7 +5,17 @@ import { readJwtExpiry } from './jwt';
 import { isCookieSafeToken, readSessionCookies, sessionIdCookie, UnstorableTokenError } from './session-cookie';
 import { tellUpstreamLogout, withinTimeout } from './upstream-logout';
 import { newSessionId, sessionTtlSeconds, storeKeyOf } from '../session-store/server-session';
-import type { StoredSession } from '../session-store/types';
+import { isSessionStoreError, type StoredSession } from '../session-store/types';
+import { sharedAgent } from './upstream';
+
+// A token is a header's value upstream: past 16 KiB, servers refuse the request (Node's own limit for
+// all headers together is 16 KiB), and the store should not hold what an upstream sends without bound.
+const MAX_TOKEN_CHARS = 16 * 1024;
+
+/** A token the store may hold: one a header can carry as it is, of a sane size. */
+export function isStorableToken(token: string): boolean {
+  return token.length <= MAX_TOKEN_CHARS && isCookieSafeToken(token);
+}
 
 export interface LoginTokens {
   access: string;
@@ -39,7 +49,7 @@ export async function startStoredSession(
   store: ResolvedSessionStore,
   tokens: LoginTokens,
 ): Promise<string[]> {
-  if (!isCookieSafeToken(tokens.access) || (tokens.refresh !== undefined && !isCookieSafeToken(tokens.refresh))) {
+  if (!isStorableToken(tokens.access) || (tokens.refresh !== undefined && !isStorableToken(tokens.refresh))) {
     throw new UnstorableTokenError('unsafe_token');
   }
   const exp = readJwtExpiry(tokens.access);
@@ -61,8 +71,16 @@ export async function startStoredSession(
   const id = newSessionId();
   const key = storeKeyOf(id);
   if (key === undefined) throw new Error('session id');
-  await backend.set(key, session, ttl);
-  return [sessionIdCookie(req, options, id, ttl)];
+  try {
+    await backend.set(key, session, ttl);
+  } catch (err) {
+    // The upstream signed the user in, but no session holds the tokens: they are revoked, not left live.
+    if (isSessionStoreError(err)) void tellUpstreamLogout(options, sharedAgent(options.upstream), tokens);
+    throw err;
+  }
+  // The cookie outlives any idle timeout: an active session is renewed in the store, never in the
+  // browser, so the cookie lasts as long as the session may (the absolute timeout).
+  return [sessionIdCookie(req, options, id, store.absoluteTimeoutSeconds)];
 }
 
 /**
@@ -75,13 +93,8 @@ export async function endStoredUserSessions(
   agent: http.Agent,
   userId: string,
 ): Promise<number> {
-  const backend = store.get();
-  const keys = await backend.keysOfUser(userId);
-  const sessions = await Promise.all(keys.map((key) => backend.get(key)));
-  const count = await backend.deleteUser(userId);
-  const told = sessions.map(
-    (session) => session && tellUpstreamLogout(options, agent, { access: session.accessToken, refresh: session.refreshToken }),
-  );
+  const ended = await store.get().deleteUser(userId);
+  const told = ended.map((session) => tellUpstreamLogout(options, agent, { access: session.accessToken, refresh: session.refreshToken }));
   await withinTimeout(options, Promise.all(told));
-  return count;
+  return ended.length;
 }

@@ -1,4 +1,5 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { logThrottled } from '../proxy/log-throttle';
 import { createClient } from 'redis';
 import type { ProxyLogger } from '../proxy/options';
 import { open, seal, type SealingKey } from './sealed-value';
@@ -21,6 +22,18 @@ export interface RedisStoreOptions {
 // (the Redlock single-instance pattern; a holder whose lock expired must not free the next one's).
 const RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
 const RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+// Which of the index's members still have a session (ARGV[1] is the key prefix).
+const EXISTING = "local out = {} for i = 2, #ARGV do out[i - 1] = redis.call('exists', ARGV[1] .. 's:' .. ARGV[i]) end return out";
+// Every session of a user read and deleted, then the index: atomically. Returns {member, value} pairs.
+const DELETE_USER = [
+  'local out = {}',
+  "for _, member in ipairs(redis.call('smembers', KEYS[1])) do",
+  "  local value = redis.call('getdel', ARGV[1] .. 's:' .. member)",
+  '  if value then out[#out + 1] = { member, value } end',
+  'end',
+  "redis.call('del', KEYS[1])",
+  'return out',
+].join(' ');
 
 /**
  * The shipped store: one connection per process (commands are pipelined on it), reconnecting by itself
@@ -69,59 +82,73 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
   }
 
   const sessionKey = (key: string) => `${prefix}s:${key}`;
-  const userKey = (userId: string) => `${prefix}u:${userId}`;
+  // A digest: user ids stay out of key names (sealed values or not), and odd ids make ordinary keys.
+  const userKey = (userId: string) => `${prefix}u:${createHash('sha256').update(userId).digest('base64url')}`;
   const encode = (key: string, session: StoredSession) => seal(JSON.stringify(session), keys, sessionKey(key));
+  const readValue = (key: string, stored: string) => {
+    const session = readStoredSession(open(stored, keys, sessionKey(key)));
+    if (!session) {
+      logThrottled(
+        options.logger,
+        'warn',
+        'store-unreadable',
+        '[next-bff-proxy] session store: a session could not be read (sealed with an unknown key, or altered): treated as none',
+      );
+    }
+    return session;
+  };
+  /** The index's TTL raised to `ttl` (never lowered), or set when it has none yet. */
+  type Multi = ReturnType<typeof client.multi>;
+  const keepIndex = (multi: Multi, userId: string, ttl: number): Multi =>
+    multi.expire(userKey(userId), ttl, 'GT').expire(userKey(userId), ttl, 'NX');
 
   return {
     async get(key) {
       const stored = await run(() => client.get(sessionKey(key)));
-      if (stored === null) return undefined;
-      const session = readStoredSession(open(stored, keys, sessionKey(key)));
-      if (!session)
-        options.logger.warn(
-          '[next-bff-proxy] session store: a session could not be read (sealed with an unknown key, or altered): treated as none',
-        );
-      return session;
+      return stored === null ? undefined : readValue(key, stored);
     },
     async set(key, session, ttlSeconds) {
       const ttl = Math.max(1, Math.ceil(ttlSeconds));
       await run(async () => {
         const multi = client.multi().set(sessionKey(key), encode(key, session), { expiration: { type: 'EX', value: ttl } });
-        if (session.userId !== undefined) multi.sAdd(userKey(session.userId), key).expire(userKey(session.userId), ttl, 'GT');
+        if (session.userId !== undefined) keepIndex(multi.sAdd(userKey(session.userId), key), session.userId, ttl);
         await multi.exec();
-        // A user's index with no TTL yet (EXPIRE GT leaves a key without one alone): give it this one.
-        if (session.userId !== undefined) await client.expire(userKey(session.userId), ttl, 'NX');
       });
     },
     async update(key, session, ttlSeconds) {
       const ttl = Math.max(1, Math.ceil(ttlSeconds));
-      const result = await run(() =>
-        client.set(sessionKey(key), encode(key, session), { condition: 'XX', expiration: { type: 'EX', value: ttl } }),
-      );
-      return result === 'OK';
+      // The user's index lives as long as their longest session: a session kept alive by use (a refresh,
+      // the last-use write) keeps it alive too, or "sign out everywhere" would miss the sessions in use.
+      const replies = await run(() => {
+        const multi = client
+          .multi()
+          .set(sessionKey(key), encode(key, session), { condition: 'XX', expiration: { type: 'EX', value: ttl } });
+        if (session.userId !== undefined) keepIndex(multi, session.userId, ttl);
+        return multi.exec();
+      });
+      return String(replies[0]) === 'OK';
     },
     async delete(key) {
-      await run(() => client.del(sessionKey(key)));
+      // Read and deleted in one step: a refresh landing between a read and a delete cannot slip past a logout.
+      const stored = await run(() => client.getDel(sessionKey(key)));
+      return stored === null ? undefined : readValue(key, stored);
     },
     async keysOfUser(userId) {
       const members = await run(() => client.sMembers(userKey(userId)));
       if (members.length === 0) return [];
-      const alive = await run(() => client.exists(members.map(sessionKey)));
-      // EXISTS counts; the index may hold expired sessions, so each is asked (few per user).
-      if (alive === members.length) return members;
-      const flags = await run(() => Promise.all(members.map((member) => client.exists(sessionKey(member)))));
-      return members.filter((_, i) => flags[i] === 1);
+      const flags = await run(() => client.eval(EXISTING, { keys: [], arguments: [prefix, ...members] }));
+      return members.filter((_, i) => (flags as number[])[i] === 1);
     },
     async deleteUser(userId) {
-      const members = await run(() => client.sMembers(userKey(userId)));
-      const removed = await run(async () => {
-        const multi = client.multi();
-        for (const member of members) multi.del(sessionKey(member));
-        multi.del(userKey(userId));
-        const replies = await multi.exec();
-        return replies.slice(0, members.length).reduce<number>((sum, reply) => sum + Number(reply), 0);
+      // One script: the index read, every session read and deleted, the index deleted, with nothing in
+      // between (a login racing it is either ended or not yet indexed), however many sessions there are.
+      const values = (await run(() => client.eval(DELETE_USER, { keys: [userKey(userId)], arguments: [prefix] }))) as Array<
+        [string, string]
+      >;
+      return values.flatMap(([member, value]) => {
+        const session = readValue(member, value);
+        return session ? [session] : [];
       });
-      return removed;
     },
     async lock(key, ttlMs) {
       const token = randomBytes(16).toString('base64url');

@@ -3,7 +3,7 @@ import type { ResolvedOptions, ResolvedSessionStore } from '../proxy/options';
 import type { RefreshOutcome } from '../proxy/refresh-memory';
 import { readJwtExpiry } from '../proxy/jwt';
 import { tokenExpiry } from '../proxy/token-expiry';
-import type { StoredSession } from './types';
+import { isSessionStoreError, type StoredSession } from './types';
 
 // A session id: 256 random bits, base64url (RFC 4648 §5). Only this shape is ever looked up.
 const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
@@ -95,6 +95,18 @@ export function refreshStoredSession(
 const refreshedElsewhere = (current: StoredSession, presented: StoredSession) =>
   current.accessToken !== presented.accessToken || current.refreshToken !== presented.refreshToken;
 
+/** The write of refreshed tokens, tried three times over about 300 ms; false when the store would not take it. */
+async function writeRefreshed(write: () => Promise<boolean>): Promise<boolean> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await write();
+    } catch (err) {
+      if (!isSessionStoreError(err) || attempt === 2) return false;
+      await sleep(100 * (attempt + 1));
+    }
+  }
+}
+
 /** What a re-read of the session says: gone (a logout), refreshed by another holder, or (undefined) still as this request saw it. */
 function settledElsewhere(current: StoredSession | undefined, presented: StoredSession): StoreRefresh | undefined {
   if (current === undefined) return { kind: 'rejected' };
@@ -110,7 +122,9 @@ async function runRefresh(
   exchange: (refreshToken: string) => Promise<RefreshOutcome>,
 ): Promise<StoreRefresh> {
   const backend = store.get();
-  const deadline = Date.now() + options.timeoutMs + store.lockTtlMs;
+  // A holder's exchange is bounded by timeoutMs: a waiter that has waited as long gives up (503) rather
+  // than take over a refresh whose outcome is still unknown.
+  const deadline = Date.now() + options.timeoutMs;
   for (;;) {
     const lock = await backend.lock(key, store.lockTtlMs);
     if (lock === undefined) {
@@ -122,13 +136,21 @@ async function runRefresh(
       continue;
     }
     const renewal = setInterval(() => void lock.renew(store.lockTtlMs).catch(() => undefined), Math.floor(store.lockTtlMs / 3));
+    // Released at the end, except after a failed exchange: an upstream that timed out or broke off may
+    // have used the refresh token all the same, and one that refused for now (5xx, 429) should not be
+    // asked again at once by every instance. The lock then runs out by itself (lockTtlMs), and the
+    // requests waiting meanwhile get 503 refresh_unavailable instead of presenting the token again.
+    let release = true;
     try {
       const current = await backend.get(key);
       const settled = settledElsewhere(current, presented);
       if (settled) return settled;
       if (current?.refreshToken === undefined) return { kind: 'rejected' };
       const outcome = await exchange(current.refreshToken);
-      if (outcome.kind === 'failed') return outcome;
+      if (outcome.kind === 'failed') {
+        release = false;
+        return outcome;
+      }
       if (outcome.kind === 'rejected') {
         await backend.delete(key);
         return { kind: 'rejected' };
@@ -142,12 +164,14 @@ async function runRefresh(
         lastSeenAt: Date.now(),
       };
       const ttl = sessionTtlSeconds(next, store);
-      // Only while it still exists: a logout during the refresh wins, and the new tokens are revoked.
-      const kept = ttl > 0 && (await backend.update(key, next, ttl));
+      // Only while it still exists: a logout during the refresh wins, and the new tokens are revoked. A
+      // store that fails the write (a failover, say) is asked again briefly; past that the new tokens are
+      // revoked too, rather than left live with no session holding them.
+      const kept = ttl > 0 && (await writeRefreshed(() => backend.update(key, next, ttl)));
       return kept ? { kind: 'refreshed', session: next } : { kind: 'ended', orphan: { access, refresh } };
     } finally {
       clearInterval(renewal);
-      await lock.release().catch(() => undefined);
+      if (release) await lock.release().catch(() => undefined);
     }
   }
 }

@@ -35,11 +35,12 @@ export interface SessionStore {
   set(key: string, session: StoredSession, ttlSeconds: number): Promise<void>;
   /** Replaces the session only while it still exists (a logout in between wins): false when it is gone. */
   update(key: string, session: StoredSession, ttlSeconds: number): Promise<boolean>;
-  delete(key: string): Promise<void>;
+  /** Deletes the session and resolves with what it held (read and deleted at once), or undefined when there was none. */
+  delete(key: string): Promise<StoredSession | undefined>;
   /** The keys of a user's live sessions. */
   keysOfUser(userId: string): Promise<string[]>;
-  /** Ends every session of a user; resolves with how many there were. */
-  deleteUser(userId: string): Promise<number>;
+  /** Ends every session of a user at once; resolves with what they held (to revoke their tokens). */
+  deleteUser(userId: string): Promise<StoredSession[]>;
   /** Takes the refresh lock of a session for `ttlMs`, or undefined when another holder has it. */
   lock(key: string, ttlMs: number): Promise<SessionLock | undefined>;
   /** Closes connections (tests, shutdown). */

@@ -170,7 +170,8 @@ beforeAll(async () => {
   const shipped = packed[0]?.files.map((file) => file.path) ?? [];
   expect(
     shipped.filter(
-      (file) => !/^(dist\/(proxy|server-lib|app-router|pages-router|session-store)\/|README\.md$|SECURITY\.md$|LICENSE$|package\.json$)/.test(file),
+      (file) =>
+        !/^(dist\/(proxy|server-lib|app-router|pages-router|session-store)\/|README\.md$|SECURITY\.md$|LICENSE$|package\.json$)/.test(file),
     ),
   ).toEqual([]);
   expect(shipped).toEqual(

@@ -57,24 +57,52 @@ describe('sessions', () => {
     expect(await s.update('k1', session({ accessToken: 'access-token-2' }), 30)).toBe(true);
     expect((await s.get('k1'))?.accessToken).toBe('access-token-2');
     expect(await raw.ttl('t0:s:k1')).toBeLessThanOrEqual(30);
-    await s.delete('k1');
+    // A delete reads and removes at once: the caller gets the tokens to revoke, whatever landed last.
+    expect((await s.delete('k1'))?.accessToken).toBe('access-token-2');
     expect(await s.get('k1')).toBeUndefined();
+    expect(await s.delete('k1')).toBeUndefined();
     // A logout (delete) between a refresh's read and its write wins: the write does not bring it back.
     expect(await s.update('k1', session(), 30)).toBe(false);
     expect(await s.get('k1')).toBeUndefined();
   });
 
-  it('finds and ends every session of a user, and only theirs', async () => {
+  it('finds and ends every session of a user, and only theirs, handing back what they held', async () => {
     const s = await store();
-    await s.set('a', session({ userId: 'ada' }), 60);
-    await s.set('b', session({ userId: 'ada' }), 60);
+    await s.set('a', session({ userId: 'ada', accessToken: 'ada-a' }), 60);
+    await s.set('b', session({ userId: 'ada', accessToken: 'ada-b' }), 60);
     await s.set('c', session({ userId: 'bob' }), 60);
     expect((await s.keysOfUser('ada')).sort()).toEqual(['a', 'b']);
-    expect(await s.deleteUser('ada')).toBe(2);
+    expect((await s.deleteUser('ada')).map((ended) => ended.accessToken).sort()).toEqual(['ada-a', 'ada-b']);
     expect(await s.get('a')).toBeUndefined();
     expect(await s.get('b')).toBeUndefined();
     expect(await s.get('c')).toBeDefined();
     expect(await s.keysOfUser('ada')).toEqual([]);
+  });
+
+  it('keeps a user’s index alive as long as a session kept alive by use (refresh, last use), and names no user id in a key', async () => {
+    const s = await store();
+    await s.set('used', session({ userId: 'dee' }), 2);
+    expect(await s.update('used', session({ userId: 'dee', accessToken: 'renewed' }), 60)).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 2_200));
+    expect(await s.keysOfUser('dee')).toEqual(['used']);
+    expect(await raw.keys('*dee*')).toEqual([]);
+    expect((await s.deleteUser('dee')).map((ended) => ended.accessToken)).toEqual(['renewed']);
+  });
+
+  it('ends ten thousand sessions of one user in one step, within the command timeout', async () => {
+    const s = await store();
+    const multi = raw.multi();
+    for (let i = 0; i < 10_000; i++) multi.set(`t${stores.length - 1}:s:many-${i}`, JSON.stringify(session({ userId: 'eve' })), { EX: 60 });
+    await multi.exec();
+    await s.set('many-last', session({ userId: 'eve' }), 60);
+    const index = (await raw.keys(`t${stores.length - 1}:u:*`))[0] ?? '';
+    for (let i = 0; i < 10_000; i += 1_000)
+      await raw.sAdd(
+        index,
+        Array.from({ length: 1_000 }, (_, j) => `many-${i + j}`),
+      );
+    expect(await s.deleteUser('eve')).toHaveLength(10_001);
+    expect(await raw.exists(`t${stores.length - 1}:s:many-9999`)).toBe(0);
   });
 
   it('leaves expired sessions out of a user’s keys', async () => {

@@ -178,7 +178,8 @@ describe('Redis down', () => {
     const a = await instance();
     const browser = new BrowserSession(a.url);
     await browser.request('POST', '/api/login', credentials);
-    const token = JSON.parse((await raw.get(storeKey(browser.cookies.get('auth-token') ?? ''))) ?? '{}').accessToken as string;
+    const held = browser.cookies.get('auth-token') ?? '';
+    const token = JSON.parse((await raw.get(storeKey(held))) ?? '{}').accessToken as string;
     await redis.stop();
     const down = await browser.request('GET', '/api/me');
     expect(down.status).toBe(503);
@@ -190,6 +191,11 @@ describe('Redis down', () => {
     const anonymous = await new BrowserSession(a.url).request('GET', '/api/items');
     expect(anonymous.status).toBe(401);
     expect(a.logger.lines.join('\n')).not.toContain(token);
+    // A logout now cannot end the session in the store: the browser forgets it all the same, and is told 503.
+    const logout = await browser.request('POST', '/api/logout');
+    expect(logout.status).toBe(503);
+    expect(logout.setCookies.some((cookie) => cookie.startsWith('auth-token=;'))).toBe(true);
+    browser.cookies.set('auth-token', held);
     await redis.start();
     let back = 503;
     for (let i = 0; i < 100 && back === 503; i++) {
