@@ -79,7 +79,7 @@ export function streamResponse(
     },
   );
   // An upstream that fails while the hook runs must not be an unhandled 'error' event.
-  proxyRes.once('error', () => undefined);
+  proxyRes.on('error', () => undefined);
 }
 
 /** Writes the head (the proxy's safety headers added last, so no hook removes them) and pipes the body. */
