@@ -21,6 +21,7 @@ const SUITES = [
   'proxy/login',
   'proxy/logout',
   'proxy/refresh',
+  'proxy/session-store',
   'proxy/routes',
   'proxy/sse',
   'proxy/streaming',
