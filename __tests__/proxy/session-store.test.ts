@@ -1,4 +1,4 @@
-import http from 'node:http';
+import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createDemoApi } from '../../demo-api/server';
 import { createMemoryStore } from '../../session-store/memory-store';
