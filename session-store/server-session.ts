@@ -44,12 +44,28 @@ export async function readStoredSession(store: ResolvedSessionStore, key: string
     await backend.delete(key);
     return undefined;
   }
-  if (now - session.lastSeenAt > TOUCH_EVERY_MS) {
-    const touched = { ...session, lastSeenAt: now };
-    await backend.update(key, touched, sessionTtlSeconds(touched, store, now));
-    return touched;
-  }
+  if (now - session.lastSeenAt > TOUCH_EVERY_MS) await touchSession(store, key, session, now);
   return session;
+}
+
+/**
+ * Notes the session's last use (and so pushes its idle timeout back). Under the refresh lock, and only
+ * if the tokens are still the ones read: a write of the whole session racing a refresh's write would
+ * put the old tokens back (and the next refresh would present a spent refresh token). When the lock is
+ * taken, a refresh is writing the session anyway, with the time of its own use.
+ */
+async function touchSession(store: ResolvedSessionStore, key: string, seen: StoredSession, now: number): Promise<void> {
+  const backend = store.get();
+  const lock = await backend.lock(key, store.lockTtlMs);
+  if (lock === undefined) return;
+  try {
+    const current = await backend.get(key);
+    if (current === undefined || refreshedElsewhere(current, seen)) return;
+    const touched = { ...current, lastSeenAt: now };
+    await backend.update(key, touched, sessionTtlSeconds(touched, store, now));
+  } finally {
+    await lock.release().catch(() => undefined);
+  }
 }
 
 // Refreshes this process runs, by store key: the requests of one instance share one (single flight);

@@ -2,6 +2,7 @@ import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createDemoApi } from '../../demo-api/server';
 import { createMemoryStore } from '../../session-store/memory-store';
+import { readStoredSession } from '../../session-store/server-session';
 import { SessionStoreError, type SessionStore } from '../../session-store/types';
 import type { ApiProxyOptions } from '../../proxy/index';
 import { BrowserSession } from '../helpers/browser-session';
@@ -96,5 +97,42 @@ describe('sessions in a store (in memory)', () => {
     const res = await new BrowserSession(proxy.url).request('POST', '/api/logout/everywhere');
     expect(res.status).toBe(404);
     expect(apiLog.join('\n')).toContain('POST /logout/everywhere 404');
+  });
+});
+
+describe('the last-use write', () => {
+  const resolvedStore = (store: SessionStore) => ({
+    get: () => store,
+    idleTimeoutSeconds: 86_400,
+    absoluteTimeoutSeconds: 604_800,
+    lockTtlMs: 5_000,
+  });
+  const old = Date.now() - 120_000;
+  const session = { accessToken: 'access-1', refreshToken: 'refresh-1', createdAt: old, lastSeenAt: old };
+
+  it('notes a use once a minute', async () => {
+    const store = createMemoryStore();
+    await store.set('k', session, 600);
+    await readStoredSession(resolvedStore(store), 'k');
+    expect((await store.get('k'))?.lastSeenAt).toBeGreaterThan(old);
+  });
+
+  it('never writes the tokens it read over a refresh that landed meanwhile', async () => {
+    const inner = createMemoryStore();
+    await inner.set('k', session, 600);
+    let reads = 0;
+    // The refresh (on another instance) writes new tokens just after this request read the session.
+    const store: SessionStore = {
+      ...inner,
+      async get(key) {
+        const read = await inner.get(key);
+        if (++reads === 1)
+          await inner.update(key, { ...session, accessToken: 'access-2', refreshToken: 'refresh-2', lastSeenAt: Date.now() }, 600);
+        return read;
+      },
+    };
+    const read = await readStoredSession(resolvedStore(store), 'k');
+    expect(read?.accessToken).toBe('access-1');
+    expect(await inner.get('k')).toMatchObject({ accessToken: 'access-2', refreshToken: 'refresh-2' });
   });
 });
