@@ -103,14 +103,17 @@ describe('login through the password grant', () => {
 
 describe('refresh with the refresh token grant', () => {
   it('refreshes before the opaque token expires, from the expires_in kept with it, and rotates the refresh token', async () => {
-    await start({ accessTokenLifetime: 3 }, (s) => ({ ...oauthOptions(s), refresh: { skewSeconds: 2 } }));
+    // Tokens of 5 s, refreshed within 2 s of expiry. The server's expires_in may be a second short (it is
+    // computed from its clock): 4 or 5, so the token starts at least 3 s outside the skew, and is inside
+    // it 3.1 s later either way.
+    await start({ accessTokenLifetime: 5 }, (s) => ({ ...oauthOptions(s), refresh: { skewSeconds: 2 } }));
     const browser = new BrowserSession(proxy.url);
     await signIn(browser);
     const firstRefresh = browser.cookies.get('refresh-token');
     expect((await browser.request('GET', '/api/me')).status).toBe(200);
     expect(oauth.stats.tokenRequests.refresh_token).toBeUndefined();
 
-    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    await new Promise((resolve) => setTimeout(resolve, 3_100));
     const me = await browser.request('GET', '/api/me');
     expect(me.status).toBe(200);
     expect(oauth.stats.tokenRequests.refresh_token).toBe(1);
