@@ -452,9 +452,12 @@ async function checkCase(generated: GeneratedCase): Promise<void> {
     expect(describeRecords(foreign)).toEqual([]);
     expect(describeRecords(requests.filter((r) => SMUGGLED_TARGETS.some((target) => r.url.startsWith(target))))).toEqual([]);
     expect(probes.length).toBeLessThanOrEqual(1);
-    // The upstream's parser only ever complains about a request the proxy cut off.
+    // The upstream's parser only ever complains about a request the proxy cut off: a close mid-request
+    // (HPE_INVALID_EOF_STATE) or, as the proxy destroys its socket, a reset (ECONNRESET; seen in CI). Bytes
+    // from inside a body would be another code (HPE_INVALID_METHOD, ...).
     if (upstream.parseErrors.length > 0) {
-      expect(upstream.parseErrors).toEqual(['HPE_INVALID_EOF_STATE']);
+      expect(upstream.parseErrors).toHaveLength(1);
+      expect(['HPE_INVALID_EOF_STATE', 'ECONNRESET']).toContain(upstream.parseErrors[0]);
       expect(probe?.state).toBe('aborted');
     }
     // No 5xx, and a 2xx only as the upstream's answer to the client's one request.
